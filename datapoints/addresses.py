@@ -1,0 +1,135 @@
+"""Where is a charger connected? ClientId -> (channel name, connection epoch).
+
+With REDIS_URL the record lives in Redis with a TTL that the holding process refreshes, so any
+process on any node can find the consumer that holds a charger, and a dead node's records
+vanish by themselves. Without Redis (one process, `make run`) it is a dict in this process.
+
+Last connection wins: `claim` returns the previous holder so it can be told to close, and
+`release` deletes the record only if it still carries the caller's epoch.
+"""
+import asyncio
+import json
+import logging
+import uuid
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+KEY_PREFIX = "ocpp:addr:"
+
+# KEYS[1] = record, ARGV[1] = epoch: delete / refresh only our own record.
+_RELEASE = """
+local v = redis.call('GET', KEYS[1])
+if v and cjson.decode(v)['epoch'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_REFRESH = """
+local v = redis.call('GET', KEYS[1])
+if v and cjson.decode(v)['epoch'] == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def new_epoch():
+    return uuid.uuid4().hex
+
+
+class LocalAddressBook:
+    def __init__(self):
+        self.records = {}
+
+    async def claim(self, client_id, channel_name, epoch):
+        previous = self.records.get(client_id)
+        self.records[client_id] = {"channel": channel_name, "epoch": epoch}
+        return previous
+
+    async def release(self, client_id, epoch):
+        record = self.records.get(client_id)
+        if record and record["epoch"] == epoch:
+            del self.records[client_id]
+            return True
+        return False
+
+    async def lookup(self, client_id):
+        return self.records.get(client_id)
+
+    def lookup_sync(self, client_id):
+        return self.records.get(client_id)
+
+    async def is_current(self, client_id, epoch):
+        record = self.records.get(client_id)
+        return bool(record and record["epoch"] == epoch)
+
+
+class RedisAddressBook:
+    def __init__(self, url, ttl):
+        self.url = url
+        self.ttl = ttl
+        self._client = None
+        self._sync_client = None
+        self.local = {}  # the records this process holds, refreshed periodically
+        self._refresher = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import redis.asyncio
+
+            self._client = redis.asyncio.from_url(self.url)
+        return self._client
+
+    def _ensure_refresher(self):
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
+
+    async def _refresh_forever(self):
+        while True:
+            await asyncio.sleep(max(1, self.ttl // 3))
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for client_id, epoch in list(self.local.items()):
+                        pipe.eval(_REFRESH, 1, KEY_PREFIX + client_id, epoch, self.ttl)
+                    await pipe.execute()
+            except Exception:
+                log.exception("could not refresh %d address records", len(self.local))
+
+    async def claim(self, client_id, channel_name, epoch):
+        self._ensure_refresher()
+        record = json.dumps({"channel": channel_name, "epoch": epoch})
+        previous = await self.client.set(KEY_PREFIX + client_id, record, ex=self.ttl, get=True)
+        self.local[client_id] = epoch
+        return json.loads(previous) if previous else None
+
+    async def release(self, client_id, epoch):
+        if self.local.get(client_id) == epoch:
+            del self.local[client_id]
+        return bool(await self.client.eval(_RELEASE, 1, KEY_PREFIX + client_id, epoch))
+
+    async def lookup(self, client_id):
+        record = await self.client.get(KEY_PREFIX + client_id)
+        return json.loads(record) if record else None
+
+    def lookup_sync(self, client_id):
+        if self._sync_client is None:
+            import redis
+
+            self._sync_client = redis.from_url(self.url)
+        record = self._sync_client.get(KEY_PREFIX + client_id)
+        return json.loads(record) if record else None
+
+    async def is_current(self, client_id, epoch):
+        record = await self.lookup(client_id)
+        return bool(record and record["epoch"] == epoch)
+
+
+_book = None
+
+
+def address_book():
+    global _book
+    if _book is None:
+        if settings.REDIS_URL:
+            _book = RedisAddressBook(settings.REDIS_URL, settings.OCPP_ADDRESS_TTL)
+        else:
+            _book = LocalAddressBook()
+    return _book

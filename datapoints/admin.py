@@ -1,0 +1,127 @@
+from django.contrib import admin, messages
+from django.db import IntegrityError
+from django.db.models import OuterRef, Subquery
+
+from .charge_points import create_charge_point
+from .elements import CHARGE_POINT
+from .models import Datapoint, Element, IdTag, MeterSample, Transaction, UnknownChargePoint
+from .paths import set_value
+
+
+def _element(path):
+    return Subquery(Element.objects.filter(datapoint=OuterRef("pk"), path=path).values("value")[:1])
+
+
+class ElementInline(admin.TabularInline):
+    model = Element
+    fields = ("path", "value", "changed_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("path",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ChargePointFilter(admin.SimpleListFilter):
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request, model_admin):
+        return [("cp", "Charge points"), ("connector", "Connectors")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "cp":
+            return queryset.filter(dp_type=CHARGE_POINT)
+        if self.value() == "connector":
+            return queryset.exclude(dp_type=CHARGE_POINT)
+        return queryset
+
+
+def _set_registration(modeladmin, request, queryset, status):
+    count = 0
+    for dp in queryset.filter(dp_type=CHARGE_POINT):
+        set_value(f"{dp.name}.Config.RegistrationStatus", status)
+        count += 1
+    modeladmin.message_user(request, f"{count} charge point(s) set to {status}.", messages.SUCCESS)
+
+
+@admin.action(description="Approve (registration status Accepted)")
+def approve(modeladmin, request, queryset):
+    _set_registration(modeladmin, request, queryset, "Accepted")
+
+
+@admin.action(description="Reject (registration status Rejected)")
+def reject(modeladmin, request, queryset):
+    _set_registration(modeladmin, request, queryset, "Rejected")
+
+
+@admin.register(Datapoint)
+class DatapointAdmin(admin.ModelAdmin):
+    list_display = ("name", "client_id", "registration_status", "connection", "dp_type")
+    list_filter = (ChargePointFilter,)
+    search_fields = ("name", "client_id")
+    readonly_fields = ("name", "dp_type", "client_id", "charge_point", "connector_id", "created_at")
+    fields = readonly_fields
+    inlines = [ElementInline]
+    actions = [approve, reject]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            _registration=_element("Config.RegistrationStatus"), _connection=_element("Common.ConnState")
+        )
+
+    @admin.display(description="Registration status", ordering="_registration")
+    def registration_status(self, obj):
+        return obj._registration or ""
+
+    @admin.display(description="Connection", ordering="_connection")
+    def connection(self, obj):
+        return obj._connection or ""
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.action(description="Create a datapoint (Pending) for the selected chargers")
+def create_datapoints(modeladmin, request, queryset):
+    for unknown in queryset:
+        try:
+            dp = create_charge_point(unknown.client_id, "Pending")
+        except IntegrityError:
+            modeladmin.message_user(request, f"{unknown.client_id} already has a datapoint.", messages.WARNING)
+            continue
+        modeladmin.message_user(request, f"Created {dp.name} for {unknown.client_id}; approve it when it boots.", messages.SUCCESS)
+
+
+@admin.register(UnknownChargePoint)
+class UnknownChargePointAdmin(admin.ModelAdmin):
+    list_display = ("client_id", "remote_address", "attempts", "first_seen", "last_seen")
+    readonly_fields = list_display
+    actions = [create_datapoints]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(IdTag)
+class IdTagAdmin(admin.ModelAdmin):
+    list_display = ("id_tag", "status", "expiry_date", "parent_id_tag", "note")
+    list_filter = ("status",)
+    search_fields = ("id_tag", "note")
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = ("id", "charge_point", "connector_id", "id_tag", "meter_start", "meter_stop", "started_at", "stopped_at", "stop_reason")
+    list_filter = ("stop_reason",)
+    search_fields = ("id_tag",)
+    readonly_fields = [f.name for f in Transaction._meta.fields]
+
+
+@admin.register(MeterSample)
+class MeterSampleAdmin(admin.ModelAdmin):
+    list_display = ("charge_point", "connector_id", "transaction_id", "timestamp", "measurand", "phase", "value", "unit")
+    list_filter = ("measurand",)
+    readonly_fields = [f.name for f in MeterSample._meta.fields]

@@ -1,0 +1,199 @@
+"""The element (DPE) catalogue of the two datapoint types.
+
+Every path a datapoint can hold is declared here once: its value type, whether an operator may
+write it, whether its changes are kept in the history, and what it means. `docs/datapoints.md`
+is generated from this table (`python manage.py dp_doc`), so the two cannot drift apart.
+"""
+from dataclasses import dataclass
+
+CHARGE_POINT = "_OCPP_1_6_ChargePoint"
+CONNECTOR = "_OCPP_1_6_Connector"
+
+STR, INT, BOOL, JSON, TIME = "string", "int", "bool", "json", "time"
+REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+
+
+@dataclass(frozen=True)
+class Element:
+    path: str
+    kind: str
+    meaning: str
+    writable: bool = False  # may an operator write it (dp_set, panel)?
+    history: bool = True  # is every change kept in ElementChange?
+    choices: tuple = ()
+
+    def parse(self, text):
+        """Turn an operator's text (CLI, form) into a value of this element's type."""
+        import json
+
+        if self.kind == INT:
+            return int(text)
+        if self.kind == BOOL:
+            lowered = str(text).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{text!r} is not a boolean; use true or false")
+        if self.kind == JSON:
+            return json.loads(text)
+        return str(text)
+
+    def check(self, value):
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(self.choices)}")
+        return value
+
+
+# Actions a charge point sends to the central system (OCPP 1.6 + security extension).
+CHARGER_ACTIONS = (
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
+    "SecurityEventNotification",
+    "SignCertificate",
+    "SignedFirmwareStatusNotification",
+    "LogStatusNotification",
+)
+
+# Actions the central system sends to a charge point.
+CSMS_ACTIONS = (
+    "CancelReservation",
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "ClearChargingProfile",
+    "DataTransfer",
+    "GetCompositeSchedule",
+    "GetConfiguration",
+    "GetDiagnostics",
+    "GetLocalListVersion",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
+    "ExtendedTriggerMessage",
+    "GetLog",
+    "SignedUpdateFirmware",
+    "InstallCertificate",
+    "GetInstalledCertificateIds",
+    "DeleteCertificate",
+    "CertificateSigned",
+)
+
+STATUS_FIELDS = {
+    "connectorId": (INT, "Connector the status is for (0 = the charge point)."),
+    "status": (STR, "ChargePointStatus: Available, Preparing, Charging, SuspendedEVSE, SuspendedEV, Finishing, Reserved, Unavailable, Faulted."),
+    "errorCode": (STR, "ChargePointErrorCode, NoError when all is well."),
+    "info": (STR, "Free text from the charger about the error."),
+    "timestamp": (STR, "Time the charger gives for the status."),
+    "vendorId": (STR, "Vendor of the vendor-specific error code."),
+    "vendorErrorCode": (STR, "Vendor-specific error code."),
+}
+DEVICE_INFO_FIELDS = (
+    "chargePointVendor",
+    "chargePointModel",
+    "chargePointSerialNumber",
+    "chargeBoxSerialNumber",
+    "firmwareVersion",
+    "iccid",
+    "imsi",
+    "meterType",
+    "meterSerialNumber",
+)
+START_FIELDS = {
+    "connectorId": INT,
+    "idTag": STR,
+    "meterStart": INT,
+    "reservationId": INT,
+    "timestamp": STR,
+    "transactionId": INT,
+}
+STOP_FIELDS = {
+    "idTag": STR,
+    "meterStop": INT,
+    "timestamp": STR,
+    "transactionId": INT,
+    "reason": STR,
+    "transactionData": JSON,
+}
+
+
+def _request_elements(actions, prefix, direction):
+    for action in actions:
+        yield Element(f"{prefix}.{action}.Request", JSON, f"Last {action} {direction}, as JSON text; its time is the change time.", history=False)
+        yield Element(f"{prefix}.{action}.Response", JSON, f"Answer to the last {action}, as JSON text; its time is the change time.", history=False)
+        yield Element(f"{prefix}.{action}.Error", STR, f"Why the last {action} was not answered normally (error code and text), empty when it was.", history=True)
+
+
+def _status_elements():
+    for leaf, (kind, meaning) in STATUS_FIELDS.items():
+        yield Element(f"Status.{leaf}", kind, meaning)
+
+
+def _charge_point_elements():
+    yield Element("ClientId", STR, "OCPP identity of the charge point; written once at creation and never changed.")
+    yield Element("Common.ConnState", STR, "Connection state: Disconnected, Connected (socket open, not accepted) or Registered (socket open and accepted).", choices=("Disconnected", "Connected", "Registered"))
+    yield Element("State.Connected", BOOL, "True while the charge point has a websocket open to a node, whatever its registration status.")
+    yield Element("State.ConnectedSince", TIME, "When the current (or last) connection was opened.")
+    yield Element("State.DisconnectedSince", TIME, "When the last connection closed.")
+    yield Element("State.LastHeartbeat", TIME, "When the last Heartbeat arrived.", history=False)
+    yield Element("State.ReconnectCount", INT, "Connections opened after the first one.")
+    yield Element("State.RemoteAddress", STR, "Address the charger connects from (X-Forwarded-For behind nginx).")
+    yield Element("State.Subprotocol", STR, "Websocket subprotocol in use; empty when the charger offered none (served as 1.6).")
+    yield Element("State.Node", STR, "Name of the server process that holds the connection.")
+    yield Element("State.RegistrationStatus", STR, "Status last sent in a BootNotification answer; this is what is in force for the charger.", choices=("",) + REGISTRATION_STATUSES)
+    yield Element("State.LastBoot", TIME, "When the last BootNotification arrived.")
+    yield Element("State.BadFrameCount", INT, "Frames that could not be answered at all (no usable message id), counted.")
+    yield Element("State.DiagnosticsStatusNotification", STR, "Last DiagnosticsStatus: Idle, Uploaded, UploadFailed, Uploading.")
+    yield Element("State.FirmwareStatusNotification", STR, "Last FirmwareStatus: Downloaded, DownloadFailed, Downloading, Idle, InstallationFailed, Installing, Installed.")
+    yield Element("State.SignedFirmwareStatusNotification", JSON, "Last SignedFirmwareStatusNotification payload (security extension).")
+    yield Element("State.LogStatusNotification", JSON, "Last LogStatusNotification payload (security extension).")
+    yield Element("State.SecurityEventNotification", JSON, "Last SecurityEventNotification payload (security extension).")
+    yield Element("State.DataTransfer", JSON, "Last DataTransfer payload received.")
+    yield Element("State.NumberOfConnectors", INT, "Highest connector id the charger has reported.")
+    yield Element("Config.RegistrationStatus", STR, "Accepted, Pending or Rejected: the answer to the next BootNotification. Writing Accepted on a connected Pending charger triggers a BootNotification at once.", writable=True, choices=REGISTRATION_STATUSES)
+    yield Element("Config.Password", STR, "Salted SHA-256 hash of the 20-byte key (security profiles 1-2); set with `ocpp_password`, never the key itself.")
+    yield Element("Config.HeartbeatInterval", INT, "Heartbeat interval sent on acceptance, seconds; 0 means OCPP_HEARTBEAT_INTERVAL.", writable=True)
+    yield Element("Config.MaxConnectors", INT, "Highest connector id this charger may use; 0 means OCPP_MAX_CONNECTORS.", writable=True)
+    yield Element("Config.Description", STR, "Free text for operators (site, bay, notes).", writable=True)
+    for field in DEVICE_INFO_FIELDS:
+        yield Element(f"DeviceInfo.{field}", STR, f"`{field}` from the last BootNotification.")
+    yield from _status_elements()
+    yield Element("MeterValues", JSON, "The last MeterValues telegram for connector 0 (the main meter), its meterValue list.", history=False)
+    yield from _request_elements(CHARGER_ACTIONS, "Requests", "request from the charger")
+    yield from _request_elements(CSMS_ACTIONS, "Commands", "command sent to the charger")
+
+
+def _connector_elements():
+    yield Element("ConnectorId", INT, "Connector number on its charge point.")
+    yield from _status_elements()
+    yield Element("Transaction.CurrentTransactionId", INT, "Running transaction id, 0 when none runs.")
+    for leaf, kind in START_FIELDS.items():
+        yield Element(f"Transaction.Start.{leaf}", kind, f"`{leaf}` of the last StartTransaction (transactionId: the id the central system gave).")
+    for leaf, kind in STOP_FIELDS.items():
+        yield Element(f"Transaction.Stop.{leaf}", kind, f"`{leaf}` of the last StopTransaction.")
+    yield Element("MeterValues", JSON, "The last MeterValues telegram's meterValue list, as JSON text.", history=False)
+
+
+ELEMENTS = {
+    CHARGE_POINT: {e.path: e for e in _charge_point_elements()},
+    CONNECTOR: {e.path: e for e in _connector_elements()},
+}
+
+
+def element(dp_type, path):
+    """The Element of `path` on a datapoint type, or KeyError."""
+    return ELEMENTS[dp_type][path]

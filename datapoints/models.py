@@ -1,0 +1,169 @@
+"""Datapoints, their elements and their history; transactions, meter samples, id tags."""
+from django.db import models
+from django.db.models import Q
+
+from .elements import CHARGE_POINT, CONNECTOR, ELEMENTS
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+class Datapoint(models.Model):
+    TYPES = [(CHARGE_POINT, CHARGE_POINT), (CONNECTOR, CONNECTOR)]
+
+    name = models.CharField(max_length=64, unique=True)
+    dp_type = models.CharField(max_length=32, choices=TYPES)
+    # Charge points only: the OCPP identity (never changes) and the number in the name.
+    client_id = models.CharField(max_length=48, unique=True, null=True, blank=True, editable=False)
+    number = models.PositiveIntegerField(unique=True, null=True, blank=True, editable=False)
+    # Connectors only.
+    charge_point = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="connectors")
+    connector_id = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["charge_point", "connector_id"], name="one_dp_per_connector"),
+            models.CheckConstraint(
+                condition=Q(dp_type=CHARGE_POINT, client_id__isnull=False) | Q(dp_type=CONNECTOR, charge_point__isnull=False),
+                name="dp_type_fields",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_charge_point(self):
+        return self.dp_type == CHARGE_POINT
+
+    @staticmethod
+    def charge_point_name(number):
+        return f"_ChargePoint{number:04d}"
+
+    @staticmethod
+    def connector_name(charge_point_name, connector_id):
+        return f"{charge_point_name}-{connector_id}"
+
+    def element_spec(self, path):
+        return ELEMENTS[self.dp_type][path]
+
+    def values(self):
+        """All stored element values of this datapoint, by path."""
+        return dict(self.elements.values_list("path", "value"))
+
+
+class Element(models.Model):
+    """The current value of one element (DPE). Its change time is the time of the value."""
+
+    datapoint = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="elements")
+    path = models.CharField(max_length=96)
+    value = models.JSONField(null=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["datapoint", "path"], name="one_value_per_element")]
+
+    def __str__(self):
+        return f"{self.datapoint_id}.{self.path}"
+
+
+class ElementChange(models.Model):
+    """History: one row for every write of an element whose spec keeps history."""
+
+    datapoint = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="changes")
+    path = models.CharField(max_length=96)
+    value = models.JSONField(null=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["datapoint", "path", "changed_at"])]
+
+
+class Transaction(models.Model):
+    """One charging session. Its primary key is the OCPP transactionId."""
+
+    charge_point = models.ForeignKey(Datapoint, on_delete=models.PROTECT, related_name="transactions")
+    connector_id = models.PositiveIntegerField()
+    id_tag = models.CharField(max_length=20)
+    meter_start = models.BigIntegerField()
+    started_at = models.CharField(max_length=40)  # the charger's timestamp, exactly as sent
+    reservation_id = models.IntegerField(null=True, blank=True)
+    meter_stop = models.BigIntegerField(null=True, blank=True)
+    stopped_at = models.CharField(max_length=40, blank=True)
+    stop_reason = models.CharField(max_length=20, blank=True)
+    stop_id_tag = models.CharField(max_length=20, blank=True)
+    transaction_data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # A replayed StartTransaction finds its first copy through this key.
+            models.UniqueConstraint(fields=["charge_point", "connector_id", "id_tag", "started_at", "meter_start"], name="start_once"),
+        ]
+
+    @property
+    def is_stopped(self):
+        return self.meter_stop is not None
+
+
+class MeterSample(models.Model):
+    """One sampledValue of a MeterValues (or StopTransaction transactionData) telegram."""
+
+    charge_point = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="samples")
+    connector_id = models.PositiveIntegerField()
+    transaction_id = models.BigIntegerField(null=True, blank=True)
+    timestamp = models.CharField(max_length=40)
+    measurand = models.CharField(max_length=40, default="Energy.Active.Import.Register")
+    phase = models.CharField(max_length=8, blank=True)
+    unit = models.CharField(max_length=12, default="Wh")
+    location = models.CharField(max_length=8, default="Outlet")
+    context = models.CharField(max_length=24, default="Sample.Periodic")
+    format = models.CharField(max_length=12, default="Raw")
+    value = models.TextField()  # as sent: SignedData can be long
+    value_number = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["charge_point", "connector_id", "timestamp"])]
+
+
+class IdTag(models.Model):
+    STATUSES = [(s, s) for s in ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")]
+
+    id_tag = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=16, choices=STATUSES, default="Accepted")
+    expiry_date = models.DateTimeField(null=True, blank=True)
+    parent_id_tag = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    def __str__(self):
+        return self.id_tag
+
+    def id_tag_info(self, now):
+        """The OCPP IdTagInfo for this tag at `now`: an expired tag answers Expired."""
+        status = self.status
+        if status == "Accepted" and self.expiry_date and self.expiry_date <= now:
+            status = "Expired"
+        info = {"status": status}
+        if self.expiry_date:
+            info["expiryDate"] = self.expiry_date.isoformat().replace("+00:00", "Z")
+        if self.parent_id_tag:
+            info["parentIdTag"] = self.parent_id_tag
+        return info
+
+
+class UnknownChargePoint(models.Model):
+    """A charger that tried to connect with an id no datapoint has."""
+
+    client_id = models.CharField(max_length=48, unique=True)
+    remote_address = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self):
+        return self.client_id

@@ -1,0 +1,175 @@
+"""The websocket consumer at /ocpp/<ClientId>: it frames, validates and dispatches; the rules
+live in handshake.py, dispatch.py, handlers.py and outbox.py.
+
+Channel-layer messages it takes (from any process, through the address book):
+  ocpp.command  {action, payload, reply_channel, correlation_id, timeout}  -> a CALL to the charger
+  cp.config     {path, value}  -> an operator changed a Config element
+  cp.takeover   {epoch}        -> a newer connection with the same ClientId won: close
+"""
+import asyncio
+import logging
+
+from channels.consumer import AsyncConsumer
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from django.conf import settings
+
+from ..addresses import address_book, new_epoch
+from ..charge_points import element_values
+from ..recorder import get_recorder
+from . import dispatch, framing, handshake
+from .outbox import Outbox, Outgoing
+
+log = logging.getLogger(__name__)
+SUBPROTOCOL = "ocpp1.6"
+
+
+class ChargePointConsumer(AsyncConsumer):
+    session = None
+    outbox = None
+    epoch = None
+
+    async def dispatch(self, message):
+        # Channels >= 4.2 calls aclose_old_connections() (a thread hop) before every message; at
+        # fleet rates that halves throughput. The recorder checks its connection instead.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # --- handshake ------------------------------------------------------------------------------
+    async def websocket_connect(self, message):
+        client_id = self.scope["url_route"]["kwargs"]["client_id"]
+        offered = self.scope.get("subprotocols") or []
+        if offered and SUBPROTOCOL not in offered:
+            log.warning("%r offered %s but not ocpp1.6: refused", client_id, offered)
+            return await self._deny(400, f"subprotocol ocpp1.6 required, offered {', '.join(offered)}")
+        if not offered:
+            log.info("%r offered no subprotocol; serving OCPP 1.6", client_id)
+        remote = self._remote_address()
+        decision = await database_sync_to_async(handshake.decide)(client_id, remote, self._header(b"authorization"))
+        if decision.status:
+            return await self._deny(decision.status, decision.reason, decision.headers)
+        self.session = decision.session
+        self.outbox = Outbox(self.session, self._send_text)
+        self.epoch = new_epoch()
+        previous = await address_book().claim(client_id, self.channel_name, self.epoch)
+        if previous and previous["epoch"] != self.epoch:
+            await self.channel_layer.send(previous["channel"], {"type": "cp.takeover", "epoch": previous["epoch"]})
+        await get_recorder().submit(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""))
+        await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if offered else None})
+
+    def _connected_writes(self, decision, remote, subprotocol):
+        cp, session = self.session.cp, self.session
+        node = settings.OCPP_NODE_NAME or self.channel_name.split("!")[0]
+
+        def run(work):
+            now = work.now.isoformat()
+            work.set(cp, "State.Connected", True)
+            work.set(cp, "State.ConnectedSince", now)
+            work.set(cp, "State.RemoteAddress", remote)
+            work.set(cp, "State.Subprotocol", subprotocol)
+            work.set(cp, "State.Node", node)
+            work.set(cp, "Common.ConnState", "Registered" if session.accepted else "Connected")
+            if not decision.first_connection:
+                work.set(cp, "State.ReconnectCount", decision.reconnect_count)
+
+        return run
+
+    async def _deny(self, status, reason, headers=()):
+        body = f"{reason}\n".encode()
+        await self.send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")] + [(k.lower().encode(), v.encode()) for k, v in headers],
+            }
+        )
+        await self.send({"type": "websocket.http.response.body", "body": body})
+
+    def _header(self, name):
+        for key, value in self.scope.get("headers", []):
+            if key == name:
+                return value.decode("latin1")
+        return None
+
+    def _remote_address(self):
+        client = self.scope.get("client")
+        return str(client[0]) if client else ""
+
+    # --- frames from the charger ----------------------------------------------------------------
+    async def websocket_receive(self, message):
+        text = message.get("text")
+        if text is None:
+            return await self._bad_frame("binary frame; OCPP-J uses text frames")
+        try:
+            frame = framing.parse(text)
+        except framing.Unanswerable as exc:
+            return await self._bad_frame(str(exc), text)
+        except framing.FrameError as exc:
+            return await self._send_text(framing.call_error(exc.unique_id, exc.error))
+        if isinstance(frame, framing.Call):
+            await self._send_text(await dispatch.answer(self.session, frame))
+        elif not await self.outbox.resolve(frame):
+            await self._bad_frame(f"answer to {frame.unique_id!r}, which was never asked or already timed out", text)
+
+    async def _bad_frame(self, why, text=""):
+        self.session.bad_frames += 1
+        log.warning("%s: unanswerable frame (%s): %.200r", self.session.client_id, why, text)
+        cp, path = self.session.cp, "State.BadFrameCount"
+
+        def run(work):
+            stored = element_values(cp.id, [path]).get(path) or 0
+            work.set(cp, path, stored + 1)
+
+        await get_recorder().submit(run)
+
+    async def _send_text(self, text):
+        await self.send({"type": "websocket.send", "text": text})
+
+    # --- closing --------------------------------------------------------------------------------
+    async def websocket_disconnect(self, message):
+        if self.session is not None:
+            await self.outbox.close()
+            if await address_book().release(self.session.client_id, self.epoch):
+                await get_recorder().submit(self._disconnected_writes())
+        raise StopConsumer()
+
+    def _disconnected_writes(self):
+        cp = self.session.cp
+
+        def run(work):
+            work.set(cp, "State.Connected", False)
+            work.set(cp, "State.DisconnectedSince", work.now.isoformat())
+            work.set(cp, "Common.ConnState", "Disconnected")
+
+        return run
+
+    # --- messages from other processes ----------------------------------------------------------
+    async def ocpp_command(self, message):
+        outgoing = Outgoing(
+            message["action"], message["payload"], message.get("reply_channel"), message.get("correlation_id"), message.get("timeout")
+        )
+        await self.outbox.enqueue(outgoing)
+
+    async def cp_config(self, message):
+        if message["path"] == "Config.RegistrationStatus" and message["value"] == "Accepted" and self.session.registration_status == "Pending":
+            log.info("%s accepted while connected: triggering BootNotification", self.session.client_id)
+            await self.outbox.enqueue(Outgoing("TriggerMessage", {"requestedMessage": "BootNotification"}))
+
+    async def cp_takeover(self, message):
+        if message.get("epoch") == self.epoch:
+            log.info("%s connected again elsewhere: closing this connection", self.session.client_id)
+            await self.send({"type": "websocket.close", "code": 1000})
+            await asyncio.sleep(0)
+
+
+class NotFoundConsumer(AsyncConsumer):
+    """Any other websocket path: 404, with the path chargers should use."""
+
+    async def websocket_connect(self, message):
+        await self.send({"type": "websocket.http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+        await self.send({"type": "websocket.http.response.body", "body": b"OCPP chargers connect to /ocpp/<ClientId>\n"})
+
+    async def websocket_disconnect(self, message):
+        raise StopConsumer()

@@ -1,0 +1,79 @@
+"""Answering one CALL from a charger: the protocol rules around the handlers.
+
+  unknown action                      -> NotImplemented
+  a 1.6 action a charger may not send -> NotSupported
+  not Accepted (and not a boot)       -> SecurityError, nothing stored
+  schema                              -> the mapped error (validation.py)
+  meaning                             -> PropertyConstraintViolation (checks.py)
+  then the handler, in the recorder's next batch; the answer goes out after the commit.
+"""
+import logging
+
+from ..elements import CSMS_ACTIONS
+from ..recorder import get_recorder
+from . import errors, framing, validation
+from .checks import check_call
+from .handlers import HANDLERS
+
+log = logging.getLogger(__name__)
+
+
+def _refuse_early(session, action):
+    if action not in HANDLERS:
+        if action in CSMS_ACTIONS:
+            raise errors.NotSupported(f"{action} is sent by the central system, not by a charge point")
+        raise errors.NotImplementedCall(f"unknown action {action!r}")
+    if action != "BootNotification" and not session.accepted:
+        raise errors.SecurityError(
+            f"charge point is {session.registration_status or 'not registered'}; send a BootNotification and wait for Accepted"
+        )
+
+
+def _check_response(action, response):
+    try:
+        validation.validate(action, response, response=True)
+    except errors.CallError as exc:
+        log.error("answer to %s fails its schema: %s", action, exc.description)
+        raise errors.InternalError(f"the central system built an invalid {action} answer") from None
+
+
+def _unit(session, call):
+    """The recorder unit for `call`: the handler plus the Requests.<Action> record."""
+    handler = HANDLERS[call.action]
+    cp, action = session.cp, call.action
+
+    def run(work):
+        try:
+            response = handler(work, session, call.payload)
+            _check_response(action, response)
+        except errors.CallError as exc:
+            work.reset()
+            work.set(cp, f"Requests.{action}.Request", call.payload)
+            work.set(cp, f"Requests.{action}.Error", f"{exc.code}: {exc.description}")
+            session.errored_actions.add(action)
+            return exc
+        work.set(cp, f"Requests.{action}.Request", call.payload)
+        work.set(cp, f"Requests.{action}.Response", response)
+        if action in session.errored_actions:
+            session.errored_actions.discard(action)
+            work.set(cp, f"Requests.{action}.Error", "")
+        return response
+
+    return run
+
+
+async def answer(session, call):
+    """The text frame that answers `call`."""
+    try:
+        _refuse_early(session, call.action)
+        validation.validate(call.action, call.payload)
+        check_call(call.action, call.payload, session.max_connector)
+        result = await get_recorder().submit(_unit(session, call))
+    except errors.CallError as exc:
+        return framing.call_error(call.unique_id, exc)
+    except Exception:
+        log.exception("%s: %s failed", session.client_id, call.action)
+        return framing.call_error(call.unique_id, errors.InternalError("the central system failed to process the request; it was not stored"))
+    if isinstance(result, errors.CallError):
+        return framing.call_error(call.unique_id, result)
+    return framing.call_result(call.unique_id, result)

@@ -1,0 +1,149 @@
+"""Group commit: many chargers' writes share one database transaction.
+
+A consumer hands the recorder a unit of work (a function run in the database thread that returns
+an answer and the element writes and meter samples it made). While one flush runs, new work
+queues; when it ends, everything queued is flushed together in one transaction. So under light
+load a message is committed at once, and under heavy load hundreds share a commit. Each unit's
+future resolves only after the commit: a charger is answered only when its data is stored.
+
+If a batch fails at the database level, its units are retried one by one, so one bad unit
+cannot take the others' data with it.
+"""
+import asyncio
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from django.db import DatabaseError, close_old_connections, transaction
+from django.utils import timezone
+
+from .events import publish_changes
+from .models import MeterSample
+from .writes import write_elements
+
+log = logging.getLogger(__name__)
+CONNECTION_CHECK_SECONDS = 30
+
+
+class Work:
+    """One unit: `run(unit)` is called in the database thread inside the batch transaction."""
+
+    __slots__ = ("run", "future", "writes", "samples", "now")
+
+    def __init__(self, run):
+        self.run = run
+        self.future = asyncio.get_running_loop().create_future()
+        self.writes = []
+        self.samples = []
+        self.now = None
+
+    def set(self, dp, path, value):
+        self.writes.append((dp, path, value))
+
+    def sample(self, **fields):
+        self.samples.append(MeterSample(**fields))
+
+    def reset(self):
+        self.writes.clear()
+        self.samples.clear()
+
+
+class Recorder:
+    def __init__(self):
+        self._queue = []
+        self._flushing = False
+        self._last_connection_check = 0.0
+        self.flushes = 0
+        self.units = 0
+
+    async def submit(self, run):
+        """Run `run(work)` in the next batch; return its result once committed."""
+        work = Work(run)
+        self._queue.append(work)
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await work.future
+
+    async def _drain(self):
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    outcomes, changes = await database_sync_to_async(self._flush)(batch)
+                except Exception as exc:  # the database itself failed: every unit learns it
+                    log.exception("flush of %d units failed", len(batch))
+                    outcomes = [(False, exc)] * len(batch)
+                    changes = []
+                self.flushes += 1
+                self.units += len(batch)
+                for work, (ok, value) in zip(batch, outcomes):
+                    if not work.future.done():
+                        if ok:
+                            work.future.set_result(value)
+                        else:
+                            work.future.set_exception(value)
+                if changes:
+                    asyncio.get_running_loop().create_task(publish_changes(changes))
+        finally:
+            self._flushing = False
+
+    # --- database thread ------------------------------------------------------------------------
+    def _flush(self, batch):
+        self._check_connection()
+        now = timezone.now()
+        try:
+            return self._commit(batch, now)
+        except DatabaseError:
+            if len(batch) == 1:
+                raise
+            log.warning("batch of %d failed; retrying unit by unit", len(batch))
+            outcomes, changes = [], []
+            for work in batch:
+                try:
+                    (outcome,), unit_changes = self._commit([work], now)
+                except DatabaseError as exc:
+                    outcome, unit_changes = (False, exc), []
+                outcomes.append(outcome)
+                changes.extend(unit_changes)
+            return outcomes, changes
+
+    def _commit(self, batch, now):
+        with transaction.atomic():
+            outcomes = [self._run(work, now) for work in batch]
+            writes = [w for work in batch for w in work.writes]
+            samples = [s for work in batch for s in work.samples]
+            changes = write_elements(writes, now)
+            if samples:
+                MeterSample.objects.bulk_create(samples)
+        return outcomes, changes
+
+    @staticmethod
+    def _run(work, now):
+        work.reset()
+        work.now = now
+        try:
+            return True, work.run(work)
+        except DatabaseError:
+            raise
+        except Exception as exc:  # the unit's own failure: its writes are dropped, others go on
+            work.reset()
+            return False, exc
+
+    def _check_connection(self):
+        # Channels' per-message close_old_connections() is bypassed in the consumer (it costs a
+        # thread hop per frame); the recorder owns the connection, so it checks it here instead.
+        now = time.monotonic()
+        if now - self._last_connection_check > CONNECTION_CHECK_SECONDS:
+            self._last_connection_check = now
+            close_old_connections()
+
+
+_recorder = None
+
+
+def get_recorder():
+    global _recorder
+    if _recorder is None:
+        _recorder = Recorder()
+    return _recorder

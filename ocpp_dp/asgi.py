@@ -1,0 +1,33 @@
+"""ASGI entry point: HTTP goes to Django, websockets at /ocpp/<ClientId> to the OCPP consumer."""
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ocpp_dp.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from datapoints.protocol.consumer import ChargePointConsumer, NotFoundConsumer  # noqa: E402
+from panel.routing import websocket_urlpatterns as panel_websockets  # noqa: E402
+
+from .daphne_denial import install as install_denial  # noqa: E402
+
+install_denial()
+
+import datapoints.notify  # noqa: E402
+
+datapoints.notify.IN_SERVER = True
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter(
+            [re_path(r"^ocpp/(?P<client_id>.+)$", ChargePointConsumer.as_asgi())]
+            + panel_websockets
+            + [re_path(r"", NotFoundConsumer.as_asgi())]
+        ),
+    }
+)

@@ -1,0 +1,187 @@
+"""Settings, driven by environment variables. Every variable is listed in the README."""
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("OCPP_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_float(name, default):
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def _secret_key():
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    # A development key that survives restarts, never shared between installs.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        import secrets
+
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "datapoints",
+    "panel",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ocpp_dp.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+ASGI_APPLICATION = "ocpp_dp.asgi.application"
+WSGI_APPLICATION = None
+
+# --- Database -----------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+_db = dj_database_url.parse(DATABASE_URL)
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # One pooled connection set per process (Django 5.1+ with psycopg 3). CONN_MAX_AGE must be 0
+    # when the pool is on; the pool keeps connections warm instead.
+    _db["CONN_MAX_AGE"] = 0
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN", 1),
+        "max_size": env_int("DATABASE_POOL_MAX", 8),
+        "timeout": 10,
+    }
+    _db["CONN_HEALTH_CHECKS"] = False
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    if os.environ.get("SQLITE_TEST_NAME"):
+        _db["TEST"] = {"NAME": os.environ["SQLITE_TEST_NAME"]}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channels, cache and Celery -----------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Defaults are 100 messages per channel and 60 s: far too small for a fleet and
+                # too short for a queued command. See docs/decisions/0003-channel-layer.md.
+                "capacity": env_int("OCPP_CHANNEL_CAPACITY", 5000),
+                "expiry": env_int("OCPP_CHANNEL_EXPIRY", 600),
+                "group_expiry": env_int("OCPP_GROUP_EXPIRY", 7 * 86400),
+                "prefix": os.environ.get("OCPP_CHANNEL_PREFIX", "ocpp"),
+            },
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not bool(REDIS_URL)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Auth, i18n, static -------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- OCPP ---------------------------------------------------------------------------------------
+OCPP_AUTO_CREATE_CHARGE_POINTS = env_bool("OCPP_AUTO_CREATE_CHARGE_POINTS", False)
+OCPP_NEW_CHARGE_POINT_STATUS = os.environ.get("OCPP_NEW_CHARGE_POINT_STATUS", "Pending")
+if OCPP_NEW_CHARGE_POINT_STATUS not in ("Accepted", "Pending", "Rejected"):
+    raise ValueError("OCPP_NEW_CHARGE_POINT_STATUS must be Accepted, Pending or Rejected")
+OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)
+OCPP_REGISTRATION_RETRY_INTERVAL = env_int("OCPP_REGISTRATION_RETRY_INTERVAL", 60)
+OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 30.0)
+OCPP_HOOK_MODULES = [m.strip() for m in os.environ.get("OCPP_HOOK_MODULES", "").split(",") if m.strip()]
+OCPP_HOOK_TIMEOUT = env_float("OCPP_HOOK_TIMEOUT", 5.0)
+OCPP_UNKNOWN_ID_TAG_STATUS = os.environ.get("OCPP_UNKNOWN_ID_TAG_STATUS", "Accepted")
+OCPP_MAX_CONNECTORS = env_int("OCPP_MAX_CONNECTORS", 32)
+OCPP_AUTH_FAILURE_LIMIT = env_int("OCPP_AUTH_FAILURE_LIMIT", 5)
+OCPP_AUTH_FAILURE_WINDOW = env_int("OCPP_AUTH_FAILURE_WINDOW", 300)
+OCPP_ADDRESS_TTL = env_int("OCPP_ADDRESS_TTL", 120)
+OCPP_NODE_NAME = os.environ.get("OCPP_NODE_NAME", "")
+# Where management commands reach a server that runs without Redis (see docs/decisions).
+OCPP_LOCAL_API_URL = os.environ.get("OCPP_LOCAL_API_URL", "http://127.0.0.1:8000")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}
