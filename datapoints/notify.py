@@ -37,9 +37,14 @@ async def deliver(client_id, message):
 
 
 def notify_charge_point(client_id, message):
-    if settings.REDIS_URL or IN_SERVER:
-        return async_to_sync(deliver)(client_id, message)
-    return _post_local(client_id, message)
+    """From synchronous code (CLI, admin): deliver `message`; False if the charger is offline."""
+    if not (settings.REDIS_URL or IN_SERVER):
+        return _post_local(client_id, message)
+    record = address_book().lookup_sync(client_id)
+    if record is None:
+        return False
+    async_to_sync(get_channel_layer().send)(record["channel"], message)
+    return True
 
 
 def _post_local(client_id, message):

@@ -90,7 +90,7 @@ WSGI_APPLICATION = None
 # --- Database -----------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 _db = dj_database_url.parse(DATABASE_URL)
-if _db["ENGINE"] == "django.db.backends.postgresql":
+if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
     # One pooled connection set per process (Django 5.1+ with psycopg 3). CONN_MAX_AGE must be 0
     # when the pool is on; the pool keeps connections warm instead.
     _db["CONN_MAX_AGE"] = 0
@@ -108,8 +108,8 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    if os.environ.get("SQLITE_TEST_NAME"):
-        _db["TEST"] = {"NAME": os.environ["SQLITE_TEST_NAME"]}
+    # A file, not :memory:, so that a Daphne started by the tests sees the same test database.
+    _db["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", str(VAR_DIR / "test-db.sqlite3"))}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

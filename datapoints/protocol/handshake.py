@@ -47,8 +47,11 @@ def _failure_keys(client_id, remote_address):
 
 
 def _throttled(keys):
+    """Per ClientId the limit is OCPP_AUTH_FAILURE_LIMIT; per address ten times that, since many
+    chargers of a site may share one address behind NAT."""
     counts = cache.get_many(keys)
-    return any(count >= settings.OCPP_AUTH_FAILURE_LIMIT for count in counts.values())
+    id_key, address_key = keys
+    return counts.get(id_key, 0) >= settings.OCPP_AUTH_FAILURE_LIMIT or counts.get(address_key, 0) >= 10 * settings.OCPP_AUTH_FAILURE_LIMIT
 
 
 def _count_failure(keys):

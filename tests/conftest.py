@@ -1,0 +1,123 @@
+"""Real parts: a Daphne process serving ocpp_dp.asgi on a free port, against the test database
+(SQLite file or PostgreSQL) and, when REDIS_URL is set, the Redis channel layer."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database_url(settings_dict):
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or "postgres"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
+
+
+class Server:
+    def __init__(self, env_overrides, log_path):
+        self.port = _free_port()
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        from django.db import connection
+
+        env = dict(os.environ)
+        env.update({"DATABASE_URL": _database_url(connection.settings_dict), "OCPP_CALL_TIMEOUT": "3", "PYTHONUNBUFFERED": "1", "DATABASE_POOL": "1"})
+        env.update(env_overrides)
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "--websocket_timeout", "-1", "ocpp_dp.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait()
+
+    def _wait(self):
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {Path(self.log_path).read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(self.http + "/admin/login/", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("daphne did not start in 30 s")
+
+    def ws(self, client_id):
+        return f"{self.url}/ocpp/{client_id}"
+
+    def logs(self):
+        return Path(self.log_path).read_text()
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def servers(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Daphne processes by configuration, started once per session."""
+    started = {}
+
+    def get(**env):
+        key = tuple(sorted(env.items()))
+        if key not in started:
+            with django_db_blocker.unblock():
+                started[key] = Server({k: str(v) for k, v in env.items()}, tmp_path_factory.mktemp("daphne") / "daphne.log")
+        return started[key]
+
+    yield get
+    for server in started.values():
+        server.stop()
+
+
+@pytest.fixture
+def server(servers, transactional_db, settings):
+    """Auto-create on, new chargers Pending."""
+    srv = servers(OCPP_AUTO_CREATE_CHARGE_POINTS=1, OCPP_NEW_CHARGE_POINT_STATUS="Pending")
+    settings.OCPP_LOCAL_API_URL = srv.http
+    return srv
+
+
+@pytest.fixture
+def closed_server(servers, transactional_db, settings):
+    """Auto-create off: unknown chargers are refused."""
+    srv = servers(OCPP_AUTO_CREATE_CHARGE_POINTS=0)
+    settings.OCPP_LOCAL_API_URL = srv.http
+    return srv
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    url = os.environ.get("REDIS_URL")
+    if url:
+        import redis
+
+        client = redis.from_url(url)
+        for key in client.scan_iter("ocpp:authfail:*"):
+            client.delete(key)
+        for key in client.scan_iter(":1:ocpp:authfail:*"):
+            client.delete(key)
+    yield
