@@ -93,12 +93,29 @@ def servers(django_db_setup, django_db_blocker, tmp_path_factory):
         server.stop()
 
 
+def _settle():
+    """Before the test database is flushed: wait until the server has written every charger's
+    disconnect (a flush racing those writes deadlocks on PostgreSQL), and close the connections
+    the test's own sync_to_async threads opened."""
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.db import connections
+
+    from datapoints.models import Element
+
+    deadline = time.time() + 10
+    while Element.objects.filter(path="State.Connected", value=True).exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.05)
+    async_to_sync(sync_to_async(connections.close_all))()
+
+
 @pytest.fixture
 def server(servers, transactional_db, settings):
     """Auto-create on, new chargers Pending."""
     srv = servers(OCPP_AUTO_CREATE_CHARGE_POINTS=1, OCPP_NEW_CHARGE_POINT_STATUS="Pending")
     settings.OCPP_LOCAL_API_URL = srv.http
-    return srv
+    yield srv
+    _settle()
 
 
 @pytest.fixture
@@ -106,7 +123,8 @@ def closed_server(servers, transactional_db, settings):
     """Auto-create off: unknown chargers are refused."""
     srv = servers(OCPP_AUTO_CREATE_CHARGE_POINTS=0)
     settings.OCPP_LOCAL_API_URL = srv.http
-    return srv
+    yield srv
+    _settle()
 
 
 @pytest.fixture(autouse=True)
