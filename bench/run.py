@@ -1,0 +1,146 @@
+"""Benchmark: this server (one Daphne process, PostgreSQL) against the baseline
+(`bench/baseline_server.py`), measured in the same run, alternating A B A B.
+
+  python bench/run.py [--rounds 3] [--loop-chargers 200] [--seconds 10] [--storm 5000] [--idle 2000]
+
+Prints medians and ratios and writes bench/results/latest.json. Needs PostgreSQL at
+BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/ocpp_bench; it is recreated).
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ocpp_bench")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def rss_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def recreate_database():
+    import psycopg
+
+    base, name = DB_URL.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "DATABASE_URL": DB_URL}
+    env.pop("REDIS_URL", None)
+    subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def start_ours(port):
+    env = {**os.environ, "DATABASE_URL": DB_URL, "OCPP_AUTO_CREATE_CHARGE_POINTS": "1", "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted", "LOG_LEVEL": "WARNING"}
+    env.pop("REDIS_URL", None)
+    cmd = [PY, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", "--ping-interval", "20", "ocpp_dp.asgi:application"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / "bench/results/daphne.log", "a"))
+    wait_port(port, proc)
+    return proc
+
+
+def start_baseline(port):
+    proc = subprocess.Popen([PY, str(ROOT / "bench/baseline_server.py"), str(port)], stdout=subprocess.DEVNULL, stderr=open(ROOT / "bench/results/baseline.log", "a"))
+    wait_port(port, proc)
+    return proc
+
+
+def fleet(port, mode, *args):
+    out = subprocess.run([PY, str(ROOT / "bench/fleet.py"), f"ws://127.0.0.1:{port}/ocpp", mode, *args], capture_output=True, text=True, timeout=900)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def idle_rss(start, port, n, prefix):
+    proc = start(port)
+    try:
+        time.sleep(1)
+        before = rss_kb(proc.pid)
+        sim = subprocess.Popen([PY, str(ROOT / "bench/fleet.py"), f"ws://127.0.0.1:{port}/ocpp", "idle", "--chargers", str(n), "--prefix", prefix], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        sim.stdout.readline()
+        time.sleep(2)
+        after = rss_kb(proc.pid)
+        sim.stdin.close()
+        sim.wait(60)
+        return round((after - before) / n, 2)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--loop-chargers", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--storm", type=int, default=5000)
+    parser.add_argument("--idle", type=int, default=2000)
+    args = parser.parse_args()
+    (ROOT / "bench/results").mkdir(exist_ok=True)
+    recreate_database()
+    results = {"ours": {"loop": [], "storm": []}, "baseline": {"loop": [], "storm": []}}
+    loop_args = ["--chargers", str(args.loop_chargers), "--seconds", str(args.seconds)]
+    for r in range(args.rounds):
+        for name, start in (("baseline", start_baseline), ("ours", start_ours)):
+            port = free_port()
+            proc = start(port)
+            try:
+                loop = fleet(port, "closed-loop", *loop_args, "--prefix", "LOOP")
+                storm = fleet(port, "storm", "--chargers", str(args.storm), "--connectors", "2", "--prefix", "STORM")
+            finally:
+                stop(proc)
+            results[name]["loop"].append(loop["calls_per_s"])
+            results[name]["storm"].append(storm["seconds"])
+            print(f"round {r + 1} {name:8s}: closed loop {loop['calls_per_s']:8.1f} calls/s   storm {storm['seconds']:7.2f} s", flush=True)
+    results["ours"]["idle_kb_per_charger"] = idle_rss(start_ours, free_port(), args.idle, "IDLE")
+    results["baseline"]["idle_kb_per_charger"] = idle_rss(start_baseline, free_port(), args.idle, "IDLE")
+    summary = {
+        "closed_loop_calls_per_s": {k: statistics.median(results[k]["loop"]) for k in ("ours", "baseline")},
+        "storm_seconds": {k: statistics.median(results[k]["storm"]) for k in ("ours", "baseline")},
+        "idle_kb_per_charger": {k: results[k]["idle_kb_per_charger"] for k in ("ours", "baseline")},
+    }
+    summary["closed_loop_ratio"] = round(summary["closed_loop_calls_per_s"]["ours"] / summary["closed_loop_calls_per_s"]["baseline"], 2)
+    summary["storm_ratio_baseline_over_ours"] = round(summary["storm_seconds"]["baseline"] / summary["storm_seconds"]["ours"], 2)
+    print(json.dumps(summary, indent=2))
+    (ROOT / "bench/results/latest.json").write_text(json.dumps({"args": vars(args), "runs": results, "summary": summary}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
