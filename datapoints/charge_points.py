@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from .events import publish_changes_sync
 from .elements import CHARGE_POINT, CONNECTOR, REGISTRATION_STATUSES
 from .models import Datapoint, Element, UnknownChargePoint
 from .writes import ref, write_elements
@@ -36,7 +37,7 @@ def create_charge_point(client_id, registration_status="Pending"):
                 dp = Datapoint.objects.create(
                     name=Datapoint.charge_point_name(number), dp_type=CHARGE_POINT, client_id=client_id, number=number
                 )
-                write_elements(
+                changes = write_elements(
                     [
                         (dp, "ClientId", client_id),
                         (dp, "Config.RegistrationStatus", registration_status),
@@ -46,6 +47,7 @@ def create_charge_point(client_id, registration_status="Pending"):
                     ]
                 )
                 UnknownChargePoint.objects.filter(client_id=client_id).delete()
+                transaction.on_commit(lambda: publish_changes_sync(changes))
                 return dp
         except IntegrityError:
             if Datapoint.objects.filter(client_id=client_id).exists():

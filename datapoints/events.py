@@ -1,40 +1,38 @@
 """Change events: after a commit, every written element is announced on the channel layer.
 
-Group `dp.<datapoint name>` gets {"type": "dp.changed", "changes": [[path, value, time], ...]}
-once per commit and datapoint; group `dp.all` gets the same with the datapoint name, for views
-that watch a whole site. The panel and the change hooks listen to these groups.
+One message per commit goes to the group `dp.changes`:
+    {"type": "dp.changed", "changes": {"<datapoint>": [[path, value, time], ...], ...}}
+The panel and the change hooks listen to it and filter for what they show. One message per
+commit (not per datapoint) keeps the cost flat under group commit: with per-datapoint groups the
+in-memory layer's expiry sweep on every send was 10% of a busy server's CPU.
 """
 import logging
 from collections import defaultdict
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 log = logging.getLogger(__name__)
-ALL_GROUP = "dp.all"
-
-
-def group_name(datapoint_name):
-    # Channels group names allow only ASCII alphanumerics, hyphens, underscores and periods.
-    return f"dp.{datapoint_name}"
+CHANGES_GROUP = "dp.changes"
 
 
 def _by_datapoint(changes):
     grouped = defaultdict(list)
     for change in changes:
         grouped[change.datapoint].append([change.path, change.value, change.changed_at])
-    return grouped
+    return dict(grouped)
+
+
+def _nobody_listens(layer):
+    return isinstance(layer, InMemoryChannelLayer) and not layer.groups.get(CHANGES_GROUP)
 
 
 async def publish_changes(changes):
     layer = get_channel_layer()
-    if layer is None or not changes:
+    if layer is None or not changes or _nobody_listens(layer):
         return
     try:
-        for name, items in _by_datapoint(changes).items():
-            message = {"type": "dp.changed", "datapoint": name, "changes": items}
-            await layer.group_send(group_name(name), message)
-            await layer.group_send(ALL_GROUP, message)
+        await layer.group_send(CHANGES_GROUP, {"type": "dp.changed", "changes": _by_datapoint(changes)})
     except Exception:  # an event that cannot be published must never fail a stored write
         log.exception("could not publish %d element changes", len(changes))
 

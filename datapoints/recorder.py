@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .events import publish_changes
 from .models import MeterSample
-from .writes import write_elements
+from .writes import insert_samples, write_elements
 
 log = logging.getLogger(__name__)
 CONNECTION_CHECK_SECONDS = 30
@@ -114,8 +114,7 @@ class Recorder:
             writes = [w for work in batch for w in work.writes]
             samples = [s for work in batch for s in work.samples]
             changes = write_elements(writes, now)
-            if samples:
-                MeterSample.objects.bulk_create(samples)
+            insert_samples(samples)
         return outcomes, changes
 
     @staticmethod
