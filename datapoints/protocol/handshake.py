@@ -108,6 +108,10 @@ def decide(client_id, remote_address, authorization):
         values.get("Config.HeartbeatInterval"),
     )
     session.known_connector_count = values.get("State.NumberOfConnectors") or 0
+    # Load the connectors now, in the handshake's query batch, so StatusNotifications after a
+    # reconnect need no query of their own.
+    for connector in Datapoint.objects.filter(charge_point_id=dp.id).only("id", "name", "dp_type", "connector_id"):
+        session.connectors[connector.connector_id] = ref(connector)
     first = not values.get("State.ConnectedSince")
     count = (values.get("State.ReconnectCount") or 0) + (0 if first else 1)
     return Decision(0, session=session, reconnect_count=count, first_connection=first)
