@@ -100,10 +100,6 @@ if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL"
         "timeout": 10,
     }
     _db["CONN_HEALTH_CHECKS"] = False
-    # Server-side parameter binding: Django 5.2 bulk-inserts through UNNEST(arrays), and with
-    # client-side binding psycopg quotes every array element in Python (15% of a busy server's
-    # CPU in the profile). See docs/decisions/0006-postgres-writes.md.
-    _db["OPTIONS"]["server_side_binding"] = env_bool("DATABASE_SERVER_SIDE_BINDING", True)
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("OPTIONS", {}).update(
         {
