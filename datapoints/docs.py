@@ -25,19 +25,27 @@ TITLES = {
 }
 
 
+# Requests.* and Commands.* hold three elements per action; they get one row each, not hundreds.
+GROUPED = {
+    "Requests": "Last request from the charger, the answer sent, and why it failed (empty when it did not), for every charger action",
+    "Commands": "Last command sent to the charger, its answer, and why it failed (timeout, CALLERROR, offline, invalid answer), for every central-system action",
+}
+
+
+def _grouped_row(dp_type, prefix):
+    actions = ", ".join(sorted({p.split(".")[1] for p in ELEMENTS[dp_type] if p.startswith(prefix + ".")}))
+    return f"| `{prefix}.<Action>.Request` / `.Response` / `.Error` | json / json / string | no | Error only | {GROUPED[prefix]}: {actions}. |"
+
+
 def _table(dp_type):
     rows = ["| Element | Type | Writable | History | Meaning |", "|---|---|---|---|---|"]
-    requests_done = commands_done = False
+    grouped_done = set()
     for path, spec in ELEMENTS[dp_type].items():
-        if path.startswith("Requests."):
-            if not requests_done:
-                rows.append("| `Requests.<Action>.Request` / `.Response` / `.Error` | json / json / string | no | Error only | Last request from the charger, the answer sent, and why it failed (empty when it did not), for every charger action: " + ", ".join(sorted({p.split('.')[1] for p in ELEMENTS[dp_type] if p.startswith('Requests.')})) + ". |")
-                requests_done = True
-            continue
-        if path.startswith("Commands."):
-            if not commands_done:
-                rows.append("| `Commands.<Action>.Request` / `.Response` / `.Error` | json / json / string | no | Error only | Last command sent to the charger, its answer, and why it failed (timeout, CALLERROR, offline, invalid answer), for every central-system action: " + ", ".join(sorted({p.split('.')[1] for p in ELEMENTS[dp_type] if p.startswith('Commands.')})) + ". |")
-                commands_done = True
+        prefix = path.split(".", 1)[0]
+        if prefix in GROUPED:
+            if prefix not in grouped_done:
+                rows.append(_grouped_row(dp_type, prefix))
+                grouped_done.add(prefix)
             continue
         rows.append(f"| `{path}` | {spec.kind} | {'yes' if spec.writable else 'no'} | {'yes' if spec.history else 'no'} | {spec.meaning} |")
     return "\n".join(rows) + "\n"

@@ -4,9 +4,8 @@ Both the websocket path (in group-commit batches, see recorder.py) and the opera
 (dp_set, admin, panel) write through `write_elements`, so history and change events are the same
 whichever way a value arrives.
 """
-from typing import NamedTuple
-
 import json
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -82,10 +81,11 @@ def _upsert_postgres(latest, now):
 
 
 _SAMPLE_FIELDS = [f for f in MeterSample._meta.concrete_fields if not f.primary_key]
+_RECORDSET_TYPES = {"BigIntegerField": "bigint", "PositiveIntegerField": "bigint", "ForeignKey": "bigint", "FloatField": "double precision"}
 _SAMPLE_SQL = "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS x({types})".format(
     table=MeterSample._meta.db_table,
     columns=", ".join(f.column for f in _SAMPLE_FIELDS),
-    types=", ".join(f"{f.column} {'bigint' if f.get_internal_type() in ('BigIntegerField', 'PositiveIntegerField', 'ForeignKey') else 'double precision' if f.get_internal_type() == 'FloatField' else 'text'}" for f in _SAMPLE_FIELDS),
+    types=", ".join(f"{f.column} {_RECORDSET_TYPES.get(f.get_internal_type(), 'text')}" for f in _SAMPLE_FIELDS),
 )
 
 
