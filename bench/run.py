@@ -80,6 +80,14 @@ def fleet(port, mode, *args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def idle_rss(start, port, n, prefix):
     proc = start(port)
     try:
@@ -93,16 +101,7 @@ def idle_rss(start, port, n, prefix):
         sim.wait(60)
         return round((after - before) / n, 2)
     finally:
-        proc.terminate()
-        proc.wait(20)
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        stop(proc)
 
 
 def main():

@@ -2,12 +2,27 @@
 raw websocket client for frames no well-behaved library would send."""
 import asyncio
 import base64
+import io
 import json
 
 import websockets
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call
 from ocpp.v16.enums import Action
+
+from datapoints.paths import get_value
+
+dp_get = sync_to_async(get_value)
+
+
+@sync_to_async
+def create_charge_point(client_id, status="Pending"):
+    """`dp_create CLIENT_ID --status STATUS`; returns the datapoint name it prints."""
+    out = io.StringIO()
+    call_command("dp_create", client_id, "--status", status, stdout=out)
+    return out.getvalue().strip()
 
 
 def basic_auth(client_id, password_bytes):

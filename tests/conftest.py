@@ -109,22 +109,23 @@ def _settle():
     async_to_sync(sync_to_async(connections.close_all))()
 
 
+def _serving(servers, settings, **env):
+    srv = servers(**env)
+    settings.OCPP_LOCAL_API_URL = srv.http  # where this process's dp_set reaches it without Redis
+    yield srv
+    _settle()
+
+
 @pytest.fixture
 def server(servers, transactional_db, settings):
     """Auto-create on, new chargers Pending."""
-    srv = servers(OCPP_AUTO_CREATE_CHARGE_POINTS=1, OCPP_NEW_CHARGE_POINT_STATUS="Pending")
-    settings.OCPP_LOCAL_API_URL = srv.http
-    yield srv
-    _settle()
+    yield from _serving(servers, settings, OCPP_AUTO_CREATE_CHARGE_POINTS=1, OCPP_NEW_CHARGE_POINT_STATUS="Pending")
 
 
 @pytest.fixture
 def closed_server(servers, transactional_db, settings):
     """Auto-create off: unknown chargers are refused."""
-    srv = servers(OCPP_AUTO_CREATE_CHARGE_POINTS=0)
-    settings.OCPP_LOCAL_API_URL = srv.http
-    yield srv
-    _settle()
+    yield from _serving(servers, settings, OCPP_AUTO_CREATE_CHARGE_POINTS=0)
 
 
 @pytest.fixture(autouse=True)

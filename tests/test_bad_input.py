@@ -1,13 +1,9 @@
 """Bad input gets the OCPP-J 1.6 answer (or none without a usable id); the socket stays usable
 and nothing already stored changes."""
 import pytest
-from asgiref.sync import sync_to_async
-from django.core.management import call_command
+from datapoints.models import Transaction
 
-from datapoints.models import Datapoint, Transaction
-from datapoints.paths import get_value
-
-from .chargers import RawCharger
+from .chargers import RawCharger, create_charge_point, dp_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TS = "2026-11-21T10:00:00Z"
@@ -54,13 +50,13 @@ UNANSWERABLE = [
 
 @pytest.fixture
 async def charger(server):
-    await sync_to_async(call_command)("dp_create", "bad-1", "--status", "Accepted")
+    name = await create_charge_point("bad-1", "Accepted")
     charger = await RawCharger.connect(server, "bad-1")
     assert (await charger.call("BootNotification", BOOT))[2]["status"] == "Accepted"
     start = await charger.call("StartTransaction", {"connectorId": 1, "idTag": "GOOD", "meterStart": 100, "timestamp": TS}, "st")
     charger.transaction_id = start[2]["transactionId"]
     assert (await charger.call("StatusNotification", GOOD_STATUS, "sn"))[0] == 3
-    charger.name = (await Datapoint.objects.aget(client_id="bad-1")).name
+    charger.name = name
     yield charger
     await charger.close()
 
@@ -68,8 +64,8 @@ async def charger(server):
 async def assert_still_serving_and_intact(charger):
     answer = await charger.call("Heartbeat", {}, "alive")
     assert answer[0] == 3 and answer[1] == "alive"
-    assert await sync_to_async(get_value)(f"{charger.name}-1.Status.status") == "Charging"
-    assert await sync_to_async(get_value)(f"{charger.name}-1.Transaction.CurrentTransactionId") == charger.transaction_id
+    assert await dp_get(f"{charger.name}-1.Status.status") == "Charging"
+    assert await dp_get(f"{charger.name}-1.Transaction.CurrentTransactionId") == charger.transaction_id
     tx = await Transaction.objects.aget(pk=charger.transaction_id)
     assert (tx.meter_start, tx.meter_stop) == (100, None)
 
@@ -89,18 +85,18 @@ async def test_unanswerable_frames_get_no_answer_and_are_counted(charger, text):
     await charger.send(text)
     await charger.no_answer()
     await assert_still_serving_and_intact(charger)
-    assert await sync_to_async(get_value)(f"{charger.name}.State.BadFrameCount") == 1
+    assert await dp_get(f"{charger.name}.State.BadFrameCount") == 1
 
 
 async def test_binary_frame_is_counted(charger):
     await charger.send(b"\x00\x01")
     await charger.no_answer()
     await assert_still_serving_and_intact(charger)
-    assert await sync_to_async(get_value)(f"{charger.name}.State.BadFrameCount") == 1
+    assert await dp_get(f"{charger.name}.State.BadFrameCount") == 1
 
 
 async def test_failed_request_is_recorded_on_the_element(charger):
     await charger.send([2, "x", "StopTransaction", {"transactionId": 424242, "meterStop": 1, "timestamp": TS}])
     assert (await charger.recv())[2] == "PropertyConstraintViolation"
-    error = await sync_to_async(get_value)(f"{charger.name}.Requests.StopTransaction.Error")
+    error = await dp_get(f"{charger.name}.Requests.StopTransaction.Error")
     assert error.startswith("PropertyConstraintViolation") and "424242" in error

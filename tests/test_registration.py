@@ -7,12 +7,10 @@ from ocpp.exceptions import SecurityError
 from ocpp.v16 import call
 
 from datapoints.models import Datapoint, UnknownChargePoint
-from datapoints.paths import get_value
 
-from .chargers import RawCharger, connected_library_charger, eventually
+from .chargers import RawCharger, connected_library_charger, create_charge_point, dp_get, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
-dp_get = sync_to_async(get_value)
 dp_set = sync_to_async(lambda path, value: call_command("dp_set", path, value))
 
 
@@ -64,7 +62,7 @@ async def test_unknown_charger_refused_with_404_and_recorded(closed_server):
 
 
 async def test_created_charger_is_served_when_auto_create_is_off(closed_server):
-    await sync_to_async(call_command)("dp_create", "known-1", "--status", "Accepted")
+    await create_charge_point("known-1", "Accepted")
     charger = await RawCharger.connect(closed_server, "known-1")
     answer = await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"})
     assert answer[2]["status"] == "Accepted"

@@ -1,23 +1,14 @@
 """A full boot-to-stop session through the `ocpp` package's schema-validating client, replays,
 and every element it writes read back by path."""
 import pytest
-from asgiref.sync import sync_to_async
-from django.core.management import call_command
 from ocpp.v16 import call
 
-from datapoints.models import Datapoint, IdTag, MeterSample, Transaction
-from datapoints.paths import get_value
+from datapoints.models import IdTag, MeterSample, Transaction
 
-from .chargers import RawCharger, connected_library_charger
+from .chargers import RawCharger, connected_library_charger, create_charge_point, dp_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
-dp_get = sync_to_async(get_value)
 TS = "2026-11-21T10:00:00Z"
-
-
-async def accepted(server, client_id):
-    await sync_to_async(call_command)("dp_create", client_id, "--status", "Accepted")
-    return (await Datapoint.objects.aget(client_id=client_id)).name
 
 
 def sample(value, measurand="Energy.Active.Import.Register", unit="Wh", **extra):
@@ -25,7 +16,7 @@ def sample(value, measurand="Energy.Active.Import.Register", unit="Wh", **extra)
 
 
 async def test_full_session_reads_back_by_path(server):
-    name = await accepted(server, "session-1")
+    name = await create_charge_point("session-1", "Accepted")
     await IdTag.objects.acreate(id_tag="RFID-OK", status="Accepted", parent_id_tag="FLEET")
     async with connected_library_charger(server, "session-1") as cp:
         boot = await cp.boot()
@@ -95,7 +86,7 @@ async def test_full_session_reads_back_by_path(server):
 
 
 async def test_replayed_start_gets_same_id_and_replayed_stop_changes_nothing(server):
-    name = await accepted(server, "replay-1")
+    name = await create_charge_point("replay-1", "Accepted")
     charger = await RawCharger.connect(server, "replay-1")
     await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"})
     start = {"connectorId": 2, "idTag": "ANY", "meterStart": 5, "timestamp": TS}
@@ -118,7 +109,7 @@ async def test_replayed_start_gets_same_id_and_replayed_stop_changes_nothing(ser
 
 
 async def test_unknown_tag_default_and_blocked_and_expired_tags(server):
-    await accepted(server, "tags-1")
+    await create_charge_point("tags-1", "Accepted")
     await IdTag.objects.acreate(id_tag="BLOCKED", status="Blocked")
     await IdTag.objects.acreate(id_tag="OLD", status="Accepted", expiry_date="2020-01-01T00:00:00Z")
     charger = await RawCharger.connect(server, "tags-1")
@@ -131,7 +122,7 @@ async def test_unknown_tag_default_and_blocked_and_expired_tags(server):
 
 
 async def test_security_extension_messages_are_stored(server):
-    name = await accepted(server, "sec-1")
+    name = await create_charge_point("sec-1", "Accepted")
     charger = await RawCharger.connect(server, "sec-1")
     await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"})
     event = {"type": "FirmwareUpdated", "timestamp": TS}
