@@ -15,8 +15,9 @@ of its last change. An element that was never written reads as `null`.
 every change (`ElementChange`); the others keep only their last value.
 
 Under `Status.*`, `DeviceInfo.*`, `Transaction.Start.*` and `Transaction.Stop.*` the leaf names are
-the OCPP JSON field names as sent. Fields a charger leaves out are written as `""` (or `0` for
-integers in `Transaction.Start.*`), so a value from an older message never lingers.
+the OCPP JSON field names as sent. Fields a charger leaves out are written as `""` (`0` for
+integers in `Transaction.Start.*`, `[]` for `transactionData`, `Local` for a stop `reason`), so a
+value from an older message never lingers.
 """
 
 TITLES = {

@@ -110,6 +110,9 @@ def start_transaction(work, session, payload):
     return {"transactionId": existing.pk, "idTagInfo": info}
 
 
+STOP_DEFAULTS = {"reason": "Local", "transactionData": []}  # 1.6: reason defaults to Local
+
+
 @handles("StopTransaction")
 def stop_transaction(work, session, payload):
     cp = session.cp
@@ -129,7 +132,7 @@ def stop_transaction(work, session, payload):
     tx.save(update_fields=["meter_stop", "stopped_at", "stop_reason", "stop_id_tag", "transaction_data"])
     connector = session.target(tx.connector_id)
     for leaf in STOP_FIELDS:
-        default = "Local" if leaf == "reason" else None
+        default = STOP_DEFAULTS.get(leaf, "")  # left out: documented defaults (docs/datapoints.md)
         work.set(connector, f"Transaction.Stop.{leaf}", payload.get(leaf, default))
     work.set(connector, "Transaction.CurrentTransactionId", 0)
     _store_samples(work, session, tx.connector_id, tx.pk, payload.get("transactionData") or [])
