@@ -1,14 +1,14 @@
 """Creating charge point and connector datapoints, and finding them by name or ClientId."""
 import re
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
 from .events import publish_changes_sync
 from .elements import CHARGE_POINT, CONNECTOR, REGISTRATION_STATUSES
 from .models import Datapoint, Element, UnknownChargePoint
-from .writes import ref, write_elements
+from .writes import DpRef, ref, write_elements
 
 CLIENT_ID_RE = re.compile(r"^[\x21-\x7e\u00a0-\uffff][\x20-\x7e\u00a0-\uffff]{0,47}$")
 
@@ -27,45 +27,79 @@ def check_client_id(client_id):
 
 def create_charge_point(client_id, registration_status="Pending"):
     """Create `_ChargePointNNNN` for `client_id`; return it. Raises IntegrityError if it exists."""
-    check_client_id(client_id)
+    with transaction.atomic():
+        created, changes = create_charge_points([client_id], registration_status)
+        transaction.on_commit(lambda: publish_changes_sync(changes))
+    if client_id not in created:
+        raise IntegrityError(f"a charge point with ClientId {client_id!r} exists")
+    return created[client_id]
+
+
+def create_charge_points(client_ids, registration_status="Pending"):
+    """Create datapoints for the ClientIds that have none, numbered in order, in one transaction.
+
+    Returns ({client_id: Datapoint} of those created, [Change]); ids that exist (perhaps created by
+    another node meanwhile) are skipped. Call inside a transaction; publish the changes after it.
+    """
+    for client_id in client_ids:
+        check_client_id(client_id)
     if registration_status not in REGISTRATION_STATUSES:
         raise ValueError(f"registration status must be one of {', '.join(REGISTRATION_STATUSES)}")
-    for _attempt in range(5):  # two nodes may pick the same number at once: retry
-        number = (Datapoint.objects.filter(dp_type=CHARGE_POINT).aggregate(n=Max("number"))["n"] or 0) + 1
+    for _attempt in range(5):  # another node may take the same numbers at once: retry
+        existing = set(Datapoint.objects.filter(client_id__in=client_ids).values_list("client_id", flat=True))
+        wanted = [c for c in dict.fromkeys(client_ids) if c not in existing]
+        if not wanted:
+            return {}, []
+        first = (Datapoint.objects.filter(dp_type=CHARGE_POINT).aggregate(n=Max("number"))["n"] or 0) + 1
         try:
             with transaction.atomic():
-                dp = Datapoint.objects.create(
-                    name=Datapoint.charge_point_name(number), dp_type=CHARGE_POINT, client_id=client_id, number=number
+                dps = Datapoint.objects.bulk_create(
+                    Datapoint(name=Datapoint.charge_point_name(n), dp_type=CHARGE_POINT, client_id=c, number=n)
+                    for n, c in enumerate(wanted, first)
                 )
-                changes = write_elements(
-                    [
-                        (dp, "ClientId", client_id),
-                        (dp, "Config.RegistrationStatus", registration_status),
-                        (dp, "Common.ConnState", "Disconnected"),
-                        (dp, "State.Connected", False),
-                        (dp, "State.ReconnectCount", 0),
-                    ]
-                )
-                UnknownChargePoint.objects.filter(client_id=client_id).delete()
-                transaction.on_commit(lambda: publish_changes_sync(changes))
-                return dp
+                if not all(dp.id for dp in dps):  # backends that return no ids (old SQLite)
+                    dps = list(Datapoint.objects.filter(client_id__in=wanted))
+                changes = write_elements([(dp, path, value) for dp in dps for path, value in _initial_elements(dp, registration_status)])
+                UnknownChargePoint.objects.filter(client_id__in=wanted).delete()
+                return {dp.client_id: dp for dp in dps}, changes
         except IntegrityError:
-            if Datapoint.objects.filter(client_id=client_id).exists():
-                raise
-    raise IntegrityError("could not allocate a datapoint number")
+            continue
+    raise IntegrityError("could not allocate datapoint numbers")
+
+
+def _initial_elements(dp, registration_status):
+    return [
+        ("ClientId", dp.client_id),
+        ("Config.RegistrationStatus", registration_status),
+        ("Common.ConnState", "Disconnected"),
+        ("State.Connected", False),
+        ("State.ReconnectCount", 0),
+    ]
 
 
 def connector(charge_point, connector_id):
-    """The connector datapoint `<cp>-<n>`, created on first use (DpRef)."""
+    """The connector datapoint `<cp>-<n>`, created on first use (DpRef).
+
+    Called when the session has not seen the connector yet, so it usually does not exist: one
+    INSERT .. ON CONFLICT DO NOTHING RETURNING (no savepoint, one round trip) instead of
+    get_or_create's SELECT + savepoint + INSERT.
+    """
     name = Datapoint.connector_name(charge_point.name, connector_id)
-    dp, created = Datapoint.objects.get_or_create(
-        charge_point_id=charge_point.id,
-        connector_id=connector_id,
-        defaults={"name": name, "dp_type": CONNECTOR},
-    )
-    if created:
-        write_elements([(dp, "ConnectorId", connector_id), (dp, "Transaction.CurrentTransactionId", 0)])
-    return ref(dp)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_CONNECTOR_SQL, [name, CONNECTOR, charge_point.id, connector_id, timezone.now()])
+        row = cursor.fetchone()
+    if row is None:  # it existed already
+        dp = Datapoint.objects.only("id", "name", "dp_type").get(charge_point_id=charge_point.id, connector_id=connector_id)
+        return ref(dp)
+    dp = DpRef(row[0], name, CONNECTOR)
+    write_elements([(dp, "ConnectorId", connector_id), (dp, "Transaction.CurrentTransactionId", 0)])
+    return dp
+
+
+_INSERT_CONNECTOR_SQL = (
+    f"INSERT INTO {Datapoint._meta.db_table} (name, dp_type, charge_point_id, connector_id, created_at) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id"
+)
 
 
 def find_charge_point(name_or_client_id):

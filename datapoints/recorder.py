@@ -9,15 +9,13 @@ future resolves only after the commit: a charger is answered only when its data 
 If a batch fails at the database level, its units are retried one by one, so one bad unit
 cannot take the others' data with it.
 """
-import asyncio
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
-from .events import publish_changes
+from .batching import GroupRunner
 from .models import MeterSample
 from .writes import insert_samples, write_elements
 
@@ -26,13 +24,12 @@ CONNECTION_CHECK_SECONDS = 30
 
 
 class Work:
-    """One unit: `run(unit)` is called in the database thread inside the batch transaction."""
+    """One unit: `run(work)` is called in the database thread inside the batch transaction."""
 
-    __slots__ = ("run", "future", "writes", "samples", "now")
+    __slots__ = ("run", "writes", "samples", "now")
 
     def __init__(self, run):
         self.run = run
-        self.future = asyncio.get_running_loop().create_future()
         self.writes = []
         self.samples = []
         self.now = None
@@ -48,45 +45,14 @@ class Work:
         self.samples.clear()
 
 
-class Recorder:
+class Recorder(GroupRunner):
     def __init__(self):
-        self._queue = []
-        self._flushing = False
+        super().__init__()
         self._last_connection_check = 0.0
-        self.flushes = 0
-        self.units = 0
 
     async def submit(self, run):
         """Run `run(work)` in the next batch; return its result once committed."""
-        work = Work(run)
-        self._queue.append(work)
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await work.future
-
-    async def _drain(self):
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-                try:
-                    outcomes, changes = await database_sync_to_async(self._flush)(batch)
-                except Exception as exc:  # the database itself failed: every unit learns it
-                    log.exception("flush of %d units failed", len(batch))
-                    outcomes = [(False, exc)] * len(batch)
-                    changes = []
-                self.flushes += 1
-                self.units += len(batch)
-                for work, (ok, value) in zip(batch, outcomes):
-                    if not work.future.done():
-                        if ok:
-                            work.future.set_result(value)
-                        else:
-                            work.future.set_exception(value)
-                if changes:
-                    asyncio.get_running_loop().create_task(publish_changes(changes))
-        finally:
-            self._flushing = False
+        return await super().submit(Work(run))
 
     # --- database thread ------------------------------------------------------------------------
     def _flush(self, batch):

@@ -47,37 +47,43 @@ def write_elements(writes, now=None):
         spec = ELEMENTS[dp.dp_type][path]
         latest[(dp.id, path)] = value
         if spec.history:
-            history.append(ElementChange(datapoint_id=dp.id, path=path, value=value, changed_at=now))
+            history.append((dp.id, path, value))
         changes.append(Change(dp.name, path, value, stamp))
-    if latest:
-        if connection.vendor == "postgresql":
-            _upsert_postgres(latest, now)
-        else:
-            Element.objects.bulk_create(
-                [Element(datapoint_id=dp_id, path=path, value=value, changed_at=now) for (dp_id, path), value in latest.items()],
-                update_conflicts=True,
-                unique_fields=["datapoint", "path"],
-                update_fields=["value", "changed_at"],
-            )
-    if history:
-        ElementChange.objects.bulk_create(history)
+    if not latest:
+        return changes
+    if connection.vendor == "postgresql":
+        _write_postgres(latest, history, now)
+        return changes
+    Element.objects.bulk_create(
+        [Element(datapoint_id=dp_id, path=path, value=value, changed_at=now) for (dp_id, path), value in latest.items()],
+        update_conflicts=True,
+        unique_fields=["datapoint", "path"],
+        update_fields=["value", "changed_at"],
+    )
+    ElementChange.objects.bulk_create(ElementChange(datapoint_id=i, path=p, value=v, changed_at=now) for i, p, v in history)
     return changes
 
 
 # On PostgreSQL the whole batch travels as one JSON parameter and PostgreSQL unpacks it:
 # json.dumps runs in C, while Django's bulk_create (UNNEST of arrays) has psycopg dump every
 # array element in Python, which was a third of a busy server's CPU (docs/decisions/0006).
-_UPSERT_SQL = f"""
-INSERT INTO {Element._meta.db_table} (datapoint_id, path, value, changed_at)
-SELECT (e->>0)::bigint, e->>1, e->2, %s FROM jsonb_array_elements(%s::jsonb) AS e
-ON CONFLICT (datapoint_id, path) DO UPDATE SET value = EXCLUDED.value, changed_at = EXCLUDED.changed_at
+# The upsert and the history rows go in one statement (a data-modifying CTE), one round trip.
+_WRITE_SQL = f"""
+WITH upsert AS (
+  INSERT INTO {Element._meta.db_table} (datapoint_id, path, value, changed_at)
+  SELECT (e->>0)::bigint, e->>1, e->2, %(now)s FROM jsonb_array_elements(%(latest)s::jsonb) AS e
+  ON CONFLICT (datapoint_id, path) DO UPDATE SET value = EXCLUDED.value, changed_at = EXCLUDED.changed_at
+)
+INSERT INTO {ElementChange._meta.db_table} (datapoint_id, path, value, changed_at)
+SELECT (e->>0)::bigint, e->>1, e->2, %(now)s FROM jsonb_array_elements(%(history)s::jsonb) AS e
 """
 
 
-def _upsert_postgres(latest, now):
+def _write_postgres(latest, history, now):
     rows = [[dp_id, path, value] for (dp_id, path), value in latest.items()]
+    params = {"now": now, "latest": json.dumps(rows, separators=(",", ":")), "history": json.dumps(history, separators=(",", ":"))}
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT_SQL, [now, json.dumps(rows, separators=(",", ":"))])
+        cursor.execute(_WRITE_SQL, params)
 
 
 _SAMPLE_FIELDS = [f for f in MeterSample._meta.concrete_fields if not f.primary_key]

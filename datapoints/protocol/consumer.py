@@ -10,7 +10,6 @@ import asyncio
 import logging
 
 from channels.consumer import AsyncConsumer
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
@@ -47,7 +46,10 @@ class ChargePointConsumer(AsyncConsumer):
         if not offered:
             log.info("%r offered no subprotocol; serving OCPP 1.6", client_id)
         remote = self._remote_address()
-        decision = await database_sync_to_async(handshake.decide)(client_id, remote, self._header(b"authorization"))
+        try:
+            decision = await handshake.get_gate().decide(client_id, remote, self._header(b"authorization"))
+        except Exception:
+            return await self._deny(503, "the central system cannot reach its database; retry later", [("Retry-After", "30")])
         if decision.status:
             return await self._deny(decision.status, decision.reason, decision.headers)
         self.session = decision.session

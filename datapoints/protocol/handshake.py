@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError
+from django.db import transaction
+from django.db.models import Q
 
 from .. import charge_points, passwords
+from ..batching import GroupRunner
 from ..elements import CHARGE_POINT
-from ..models import Datapoint
+from ..models import Datapoint, Element
 from ..writes import ref
 from .session import ChargerSession
 
@@ -63,32 +65,77 @@ def _count_failure(keys):
             cache.set(key, 1, settings.OCPP_AUTH_FAILURE_WINDOW)
 
 
-def _find_or_create(client_id, remote_address):
-    dp = Datapoint.objects.filter(dp_type=CHARGE_POINT, client_id=client_id).first()
-    if dp is not None:
-        return dp
+class Gate(GroupRunner):
+    """Handshakes queue here and are decided together: a reconnect storm of N chargers costs a
+    few queries per flush, not a few per charger."""
+
+    async def decide(self, client_id, remote_address, authorization):
+        return await self.submit((client_id, remote_address, authorization))
+
+    def _flush(self, requests):
+        with transaction.atomic():
+            decisions, changes = decide_many(requests)
+        return [(True, decision) for decision in decisions], changes
+
+
+def decide_many(requests):
+    """[(client_id, remote_address, authorization)] -> ([Decision], [Change]). Database thread."""
+    valid = {}
+    for client_id, _remote, _auth in requests:
+        try:
+            valid[client_id] = charge_points.check_client_id(client_id)
+        except charge_points.ClientIdError as exc:
+            valid[client_id] = exc
+    client_ids = [c for c, ok in valid.items() if not isinstance(ok, Exception)]
+    dps = {dp.client_id: dp for dp in Datapoint.objects.filter(dp_type=CHARGE_POINT, client_id__in=client_ids)}
+    dps, changes = _create_missing(requests, dps, [c for c in client_ids if c not in dps])
+    values, connectors = _load(dps.values())
+    decisions = []
+    for client_id, remote, authorization in requests:
+        if isinstance(valid[client_id], Exception):
+            decisions.append(Decision(404, str(valid[client_id])))
+        elif client_id not in dps:
+            log.warning("refused unknown charger %r from %s (auto-create is off)", client_id, remote)
+            decisions.append(Decision(404, "unknown charge point"))
+        else:
+            dp = dps[client_id]
+            decisions.append(_decide(dp, remote, authorization, values.get(dp.id, {}), connectors.get(dp.id, {})))
+    return decisions, changes
+
+
+def _create_missing(requests, dps, missing):
+    if not missing:
+        return dps, []
     if not settings.OCPP_AUTO_CREATE_CHARGE_POINTS:
-        charge_points.record_unknown(client_id, remote_address)
-        return None
-    try:
-        dp = charge_points.create_charge_point(client_id, settings.OCPP_NEW_CHARGE_POINT_STATUS)
-    except IntegrityError:  # created by a parallel connection meanwhile
-        return Datapoint.objects.get(dp_type=CHARGE_POINT, client_id=client_id)
-    log.info("created %s for new charger %r from %s (%s)", dp.name, client_id, remote_address, settings.OCPP_NEW_CHARGE_POINT_STATUS)
-    return dp
+        remotes = {client_id: remote for client_id, remote, _auth in requests}
+        for client_id in missing:
+            charge_points.record_unknown(client_id, remotes[client_id])
+        return dps, []
+    status = settings.OCPP_NEW_CHARGE_POINT_STATUS
+    created, changes = charge_points.create_charge_points(missing, status)
+    for dp in created.values():
+        log.info("created %s for new charger %r (%s)", dp.name, dp.client_id, status)
+    dps.update(created)
+    if len(dps) < len(missing):  # some were created by another node meanwhile
+        dps.update({dp.client_id: dp for dp in Datapoint.objects.filter(client_id__in=[c for c in missing if c not in dps])})
+    return dps, changes
 
 
-def decide(client_id, remote_address, authorization):
-    """Run in the database thread."""
-    try:
-        charge_points.check_client_id(client_id)
-    except charge_points.ClientIdError as exc:
-        return Decision(404, str(exc))
-    dp = _find_or_create(client_id, remote_address)
-    if dp is None:
-        log.warning("refused unknown charger %r from %s (auto-create is off)", client_id, remote_address)
-        return Decision(404, "unknown charge point")
-    values = charge_points.element_values(dp.id, _CONFIG_PATHS)
+def _load(dps):
+    """Element values and connectors of the charge points, in two queries."""
+    ids = [dp.id for dp in dps]
+    values = {}
+    rows = Element.objects.filter(datapoint_id__in=ids).filter(Q(path__in=_CONFIG_PATHS) | Q(path__startswith="Requests.", path__endswith=".Error"))
+    for dp_id, path, value in rows.values_list("datapoint_id", "path", "value"):
+        values.setdefault(dp_id, {})[path] = value
+    connectors = {}
+    for connector in Datapoint.objects.filter(charge_point_id__in=ids).only("id", "name", "dp_type", "connector_id", "charge_point_id"):
+        connectors.setdefault(connector.charge_point_id, {})[connector.connector_id] = ref(connector)
+    return values, connectors
+
+
+def _decide(dp, remote_address, authorization, values, connectors):
+    client_id = dp.client_id
     stored_hash = values.get("Config.Password")
     if stored_hash:
         keys = _failure_keys(client_id, remote_address)
@@ -108,10 +155,20 @@ def decide(client_id, remote_address, authorization):
         values.get("Config.HeartbeatInterval"),
     )
     session.known_connector_count = values.get("State.NumberOfConnectors") or 0
-    # Load the connectors now, in the handshake's query batch, so StatusNotifications after a
-    # reconnect need no query of their own.
-    for connector in Datapoint.objects.filter(charge_point_id=dp.id).only("id", "name", "dp_type", "connector_id"):
-        session.connectors[connector.connector_id] = ref(connector)
+    # Connectors come with the handshake's queries, so StatusNotifications after a reconnect need
+    # no query of their own; an error left from an earlier connection is cleared by the next success.
+    session.connectors.update(connectors)
+    session.errored_actions.update(p.split(".")[1] for p, v in values.items() if p.startswith("Requests.") and v)
     first = not values.get("State.ConnectedSince")
     count = (values.get("State.ReconnectCount") or 0) + (0 if first else 1)
     return Decision(0, session=session, reconnect_count=count, first_connection=first)
+
+
+_gate = None
+
+
+def get_gate():
+    global _gate
+    if _gate is None:
+        _gate = Gate()
+    return _gate

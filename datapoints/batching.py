@@ -1,0 +1,56 @@
+"""Group work in the database thread: what is submitted while one flush runs is flushed together.
+
+Under light load an item is handled at once; under a storm hundreds share one trip to the
+database thread and one transaction. Each submitter gets its own outcome back, after the flush.
+The recorder (element writes) and the handshake gate (who may connect) are both built on this.
+"""
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+
+from .events import publish_changes
+
+log = logging.getLogger(__name__)
+
+
+class GroupRunner:
+    """Subclasses implement `_flush(items) -> ([(ok, value), ...], changes)` (database thread)."""
+
+    def __init__(self):
+        self._queue = []
+        self._flushing = False
+        self.flushes = 0
+        self.units = 0
+
+    async def submit(self, item):
+        """Handle `item` in the next flush; return its value, or raise its exception."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self):
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                items = [item for item, _future in batch]
+                try:
+                    outcomes, changes = await database_sync_to_async(self._flush)(items)
+                except Exception as exc:  # the database itself failed: every submitter learns it
+                    log.exception("%s: flush of %d items failed", type(self).__name__, len(items))
+                    outcomes, changes = [(False, exc)] * len(items), []
+                self.flushes += 1
+                self.units += len(items)
+                for (_item, future), (ok, value) in zip(batch, outcomes):
+                    if not future.done():
+                        future.set_result(value) if ok else future.set_exception(value)
+                if changes:
+                    asyncio.get_running_loop().create_task(publish_changes(changes))
+        finally:
+            self._flushing = False
+
+    def _flush(self, items):
+        raise NotImplementedError
