@@ -24,7 +24,7 @@ run: venv
 	@echo "  Add a charger:        $(PY) manage.py dp_create <ClientId>   (or set OCPP_AUTO_CREATE_CHARGE_POINTS=1)"
 	@echo "  Approve it:           $(PY) manage.py dp_set _ChargePoint0001.Config.RegistrationStatus Accepted"
 	@echo
-	$(VENV)/bin/daphne -b 0.0.0.0 -p $(PORT) --websocket_timeout -1 --ping-interval 20 ocpp_dp.asgi:application
+	$(VENV)/bin/daphne -e tcp:port=$(PORT):interface=0.0.0.0:backlog=4096 --websocket_timeout -1 --websocket_connect_timeout 60 --ping-interval 20 ocpp_dp.asgi:application
 
 services:
 	bash scripts/ensure-services.sh

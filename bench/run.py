@@ -61,7 +61,8 @@ def recreate_database():
 def start_ours(port):
     env = {**os.environ, "DATABASE_URL": DB_URL, "OCPP_AUTO_CREATE_CHARGE_POINTS": "1", "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted", "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
-    cmd = [PY, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", "--ping-interval", "20", "ocpp_dp.asgi:application"]
+    cmd = [PY, "-m", "daphne", "-v", "0", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
+        "--websocket_timeout", "-1", "--websocket_connect_timeout", "60", "--ping-interval", "20", "ocpp_dp.asgi:application"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / "bench/results/daphne.log", "a"))
     wait_port(port, proc)
     return proc

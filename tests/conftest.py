@@ -41,7 +41,7 @@ class Server:
         env.update(env_overrides)
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "--websocket_timeout", "-1", "ocpp_dp.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "--websocket_timeout", "-1", "--websocket_connect_timeout", "60", "ocpp_dp.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=self.log,
