@@ -65,18 +65,22 @@ class RedisAddressBook:
     def __init__(self, url, ttl):
         self.url = url
         self.ttl = ttl
-        self._client = None
+        self._clients = {}  # event loop -> client: a redis.asyncio client belongs to one loop
         self._sync_client = None
         self.local = {}  # the records this process holds, refreshed periodically
         self._refresher = None
 
     @property
     def client(self):
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
             import redis.asyncio
 
-            self._client = redis.asyncio.from_url(self.url)
-        return self._client
+            for old in [old for old in self._clients if old.is_closed()]:
+                del self._clients[old]
+            client = self._clients[loop] = redis.asyncio.from_url(self.url)
+        return client
 
     def _ensure_refresher(self):
         if self._refresher is None or self._refresher.done():

@@ -1,5 +1,5 @@
 """docs/datapoints.md is generated from the element catalogue, so it cannot drift from the code."""
-from .elements import CHARGE_POINT, CONNECTOR, ELEMENTS
+from .elements import CHARGE_POINT, CONNECTOR, ELEMENTS, FAMILIES
 
 INTRO = """# Datapoints and their elements
 
@@ -48,8 +48,13 @@ def _table(dp_type):
                 rows.append(_grouped_row(dp_type, prefix))
                 grouped_done.add(prefix)
             continue
-        rows.append(f"| `{path}` | {spec.kind} | {'yes' if spec.writable else 'no'} | {'yes' if spec.history else 'no'} | {spec.meaning} |")
+        rows.append(_row(spec))
+    rows.extend(_row(spec) for spec in FAMILIES[dp_type].values())
     return "\n".join(rows) + "\n"
+
+
+def _row(spec):
+    return f"| `{spec.path}` | {spec.kind} | {'yes' if spec.writable else 'no'} | {'yes' if spec.history else 'no'} | {spec.meaning} |"
 
 
 def datapoints_markdown():

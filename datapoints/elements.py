@@ -164,6 +164,11 @@ def _charge_point_elements():
     yield Element("State.SecurityEventNotification", JSON, "Last SecurityEventNotification payload (security extension).")
     yield Element("State.DataTransfer", JSON, "Last DataTransfer payload received.")
     yield Element("State.NumberOfConnectors", INT, "Highest connector id the charger has reported.")
+    yield Element("State.Availability", STR, "Availability of the charge point as a whole (connector 0) after an accepted ChangeAvailability: Operative or Inoperative; `Scheduled: <type>` when the charger will change after its transactions.")
+    yield Element("State.LastReset", JSON, "Last Reset command and the charger's answer: {type, status, at}.")
+    yield Element("State.LocalListVersion", INT, "Local authorization list version: from GetLocalListVersion, or from an accepted SendLocalList.")
+    yield Element("State.ConfigurationReadOnly", JSON, "Configuration keys the charger reported read-only in its last GetConfiguration answer.")
+    yield Element("State.ConfigurationUnknownKeys", JSON, "Keys the charger reported unknown in its last GetConfiguration answer.")
     yield Element("Config.RegistrationStatus", STR, "Accepted, Pending or Rejected: the answer to the next BootNotification. Writing Accepted on a connected Pending charger triggers a BootNotification at once.", writable=True, choices=REGISTRATION_STATUSES)
     yield Element("Config.Password", STR, "Salted SHA-256 hash of the 20-byte key (security profiles 1-2); set with `ocpp_password`, never the key itself.")
     yield Element("Config.HeartbeatInterval", INT, "Heartbeat interval sent on acceptance, seconds; 0 means OCPP_HEARTBEAT_INTERVAL.", writable=True)
@@ -181,6 +186,7 @@ def _connector_elements():
     yield Element("ConnectorId", INT, "Connector number on its charge point.")
     yield from _status_elements()
     yield Element("Transaction.CurrentTransactionId", INT, "Running transaction id, 0 when none runs.")
+    yield Element("State.Availability", STR, "Availability after an accepted ChangeAvailability for this connector: Operative or Inoperative; `Scheduled: <type>` when the change waits for a transaction to end.")
     for leaf, kind in START_FIELDS.items():
         yield Element(f"Transaction.Start.{leaf}", kind, f"`{leaf}` of the last StartTransaction (transactionId: the id the central system gave).")
     for leaf, kind in STOP_FIELDS.items():
@@ -194,6 +200,26 @@ ELEMENTS = {
 }
 
 
+# Element families: paths whose last part is a name the charger chooses. `Configuration.<key>`
+# mirrors the charger's configuration keys (GetConfiguration answers, accepted ChangeConfigurations).
+FAMILIES = {
+    CHARGE_POINT: {
+        "Configuration.": Element(
+            "Configuration.<key>",
+            STR,
+            "The charger's configuration key `<key>` (e.g. HeartbeatInterval, MeterValueSampleInterval), as the charger last reported it in a GetConfiguration answer, or as set by an accepted ChangeConfiguration. AuthorizationKey is never stored.",
+        ),
+    },
+    CONNECTOR: {},
+}
+
+
 def element(dp_type, path):
-    """The Element of `path` on a datapoint type, or KeyError."""
-    return ELEMENTS[dp_type][path]
+    """The Element of `path` on a datapoint type (a family member too), or KeyError."""
+    spec = ELEMENTS[dp_type].get(path)
+    if spec is not None:
+        return spec
+    for prefix, family in FAMILIES[dp_type].items():
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return family
+    raise KeyError(path)

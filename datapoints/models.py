@@ -2,7 +2,7 @@
 from django.db import models
 from django.db.models import Q
 
-from .elements import CHARGE_POINT, CONNECTOR, ELEMENTS
+from .elements import CHARGE_POINT, CONNECTOR, element
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -47,7 +47,7 @@ class Datapoint(models.Model):
         return f"{charge_point_name}-{connector_id}"
 
     def element_spec(self, path):
-        return ELEMENTS[self.dp_type][path]
+        return element(self.dp_type, path)
 
     def values(self):
         """All stored element values of this datapoint, by path."""

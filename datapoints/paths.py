@@ -4,7 +4,7 @@ Used by the CLI, the admin and the panel; the websocket path writes through the 
 """
 from django.db import transaction
 
-from .elements import ELEMENTS
+from .elements import ELEMENTS, element
 from .events import publish_changes_sync
 from .models import Datapoint, Element
 from .notify import notify_charge_point
@@ -27,15 +27,16 @@ def resolve(path):
     dp = Datapoint.objects.filter(name=name).first()
     if dp is None:
         raise PathError(f"no datapoint named {name!r}; `dp_get` lists nothing until a charger is created (dp_create CLIENT_ID)")
-    spec = ELEMENTS[dp.dp_type].get(element_path)
-    if spec is None:
-        raise PathError(f"{dp.dp_type} has no element {element_path!r}; see docs/datapoints.md for the element list")
+    try:
+        spec = element(dp.dp_type, element_path)
+    except KeyError:
+        raise PathError(f"{dp.dp_type} has no element {element_path!r}; see docs/datapoints.md for the element list") from None
     return dp, spec
 
 
 def get_value(path):
     dp, spec = resolve(path)
-    return Element.objects.filter(datapoint=dp, path=spec.path).values_list("value", flat=True).first()
+    return Element.objects.filter(datapoint=dp, path=path.partition(".")[2]).values_list("value", flat=True).first()
 
 
 def set_value(path, value, operator=True):
@@ -45,10 +46,11 @@ def set_value(path, value, operator=True):
         writable = ", ".join(p for p, e in ELEMENTS[dp.dp_type].items() if e.writable)
         raise NotWritable(f"{spec.path} is not writable by operators; writable elements: {writable}")
     spec.check(value)
+    element_path = path.partition(".")[2]
     with transaction.atomic():
-        changes = write_elements([(dp, spec.path, value)])
+        changes = write_elements([(dp, element_path, value)])
         transaction.on_commit(lambda: publish_changes_sync(changes))
-        if dp.is_charge_point and spec.path.startswith("Config."):
-            message = {"type": "cp.config", "path": spec.path, "value": value}
+        if dp.is_charge_point and element_path.startswith("Config."):
+            message = {"type": "cp.config", "path": element_path, "value": value}
             transaction.on_commit(lambda: notify_charge_point(dp.client_id, message))
     return dp, spec

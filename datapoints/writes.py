@@ -10,7 +10,7 @@ from typing import NamedTuple
 from django.db import connection
 from django.utils import timezone
 
-from .elements import ELEMENTS
+from .elements import element
 from .models import Element, ElementChange, MeterSample
 
 
@@ -44,7 +44,7 @@ def write_elements(writes, now=None):
     changes = []
     stamp = now.isoformat()
     for dp, path, value in writes:
-        spec = ELEMENTS[dp.dp_type][path]
+        spec = element(dp.dp_type, path)
         latest[(dp.id, path)] = value
         if spec.history:
             history.append((dp.id, path, value))

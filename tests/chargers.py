@@ -59,14 +59,15 @@ class LibraryCharger(ChargePoint):
 class connected_library_charger:
     """async with connected_library_charger(server, "CP1") as cp: ..."""
 
-    def __init__(self, server, client_id, headers=None):
+    def __init__(self, server, client_id, headers=None, charger_class=None):
         self.url = server.ws(client_id)
         self.client_id = client_id
         self.headers = headers
+        self.charger_class = charger_class or LibraryCharger
 
     async def __aenter__(self):
         self.ws = await websockets.connect(self.url, subprotocols=["ocpp1.6"], additional_headers=self.headers)
-        self.cp = LibraryCharger(self.client_id, self.ws)
+        self.cp = self.charger_class(self.client_id, self.ws)
         self.task = asyncio.create_task(self.cp.start())
         return self.cp
 
@@ -117,3 +118,80 @@ async def eventually(check, timeout=5.0, interval=0.05):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+# What CommandCharger answers to every central-system command (snake_case, for the ocpp package's
+# call_result classes; it turns them into camelCase JSON and validates them against the schema).
+ANSWERS = {
+    "CancelReservation": {"status": "Accepted"},
+    "ChangeAvailability": {"status": "Accepted"},
+    "ChangeConfiguration": {"status": "Accepted"},
+    "ClearCache": {"status": "Accepted"},
+    "ClearChargingProfile": {"status": "Accepted"},
+    "DataTransfer": {"status": "Accepted", "data": "ok"},
+    "GetCompositeSchedule": {"status": "Accepted", "connector_id": 1},
+    "GetConfiguration": {
+        "configuration_key": [
+            {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+            {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
+            {"key": "AuthorizationKey", "readonly": False, "value": "not-to-be-stored"},
+        ],
+        "unknown_key": ["NoSuchKey"],
+    },
+    "GetDiagnostics": {"file_name": "diagnostics.zip"},
+    "GetLocalListVersion": {"list_version": 5},
+    "RemoteStartTransaction": {"status": "Accepted"},
+    "RemoteStopTransaction": {"status": "Accepted"},
+    "ReserveNow": {"status": "Accepted"},
+    "Reset": {"status": "Accepted"},
+    "SendLocalList": {"status": "Accepted"},
+    "SetChargingProfile": {"status": "Accepted"},
+    "TriggerMessage": {"status": "Accepted"},
+    "UnlockConnector": {"status": "Unlocked"},
+    "UpdateFirmware": {},
+    "ExtendedTriggerMessage": {"status": "Accepted"},
+    "GetLog": {"status": "Accepted", "filename": "security.log"},
+    "SignedUpdateFirmware": {"status": "Accepted"},
+    "InstallCertificate": {"status": "Accepted"},
+    "GetInstalledCertificateIds": {"status": "NotFound"},
+    "DeleteCertificate": {"status": "Accepted"},
+    "CertificateSigned": {"status": "Accepted"},
+}
+
+
+def _camel(value):
+    if isinstance(value, dict):
+        return {k.split("_")[0] + "".join(p.title() for p in k.split("_")[1:]): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def answer_json(action):
+    """CommandCharger's answer to `action` as it travels: camelCase JSON."""
+    return _camel(ANSWERS[action])
+
+
+class CommandCharger(LibraryCharger):
+    """The ocpp package's ChargePoint answering every 1.6 command (ANSWERS); it validates each
+    request against the 1.6 schema before its handler runs. `received` lists what arrived."""
+
+    def __init__(self, client_id, connection):
+        super().__init__(client_id, connection)
+        self.received = []
+
+
+def _answering(action, answer):
+    from ocpp.v16 import call_result
+
+    def handler(self, **request):
+        self.received.append((action, request))
+        return getattr(call_result, action)(**answer)
+
+    handler.__name__ = f"on_{action}"
+    return on(action)(handler)
+
+
+for _action, _answer in ANSWERS.items():
+    if _action != "TriggerMessage":  # LibraryCharger's own handler answers it (and reboots on BootNotification)
+        setattr(CommandCharger, f"on_{_action}", _answering(_action, _answer))

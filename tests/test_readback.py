@@ -23,29 +23,19 @@ from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 
 from datapoints import passwords
+from datapoints.command_examples import EXAMPLES
+from datapoints.commands import send_command_async
 from datapoints.elements import CHARGE_POINT, CONNECTOR, DEVICE_INFO_FIELDS, ELEMENTS
 from datapoints.models import Datapoint, IdTag
 from datapoints.paths import get_value
 
-from .chargers import RawCharger, basic_auth, connected_library_charger, create_charge_point, dp_get, eventually
+from .chargers import CommandCharger, RawCharger, answer_json, basic_auth, connected_library_charger, create_charge_point, dp_get, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENT_ID = "readback-1"
 SLACK = timedelta(seconds=1)  # the server and the test read the same clock; this is for rounding
 
-# Commands the session cannot send: the only operator path to a command today is approving a
-# connected Pending charger, which sends TriggerMessage(BootNotification). The consumer's
-# `ocpp.command` message has no sender yet (and without Redis nothing outside the server can reach
-# it; the local API takes only cp.config). Listed by hand, not taken from CSMS_ACTIONS, so that a
-# new catalogue action fails this test until someone decides how the session covers it.
-UNSENT_COMMANDS = (
-    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
-    "ClearChargingProfile", "DataTransfer", "DeleteCertificate", "ExtendedTriggerMessage", "GetCompositeSchedule",
-    "GetConfiguration", "GetDiagnostics", "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog",
-    "InstallCertificate", "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset",
-    "SendLocalList", "SetChargingProfile", "SignedUpdateFirmware", "UnlockConnector", "UpdateFirmware",
-)
 # Requests.<A>.Error is written only when a handler refuses a call (and again, as "", when the
 # next call of that action succeeds: dispatch.py, session.errored_actions). Of the built-in handlers
 # only StopTransaction refuses anything (an unknown transactionId), and the session makes it do so
@@ -57,8 +47,6 @@ NEVER_REFUSED_ACTIONS = (
 )
 # (datapoint type, element path) -> why the session does not write it. Each must read back null.
 NOT_WRITTEN_BY_SESSION = {
-    **{(CHARGE_POINT, f"Commands.{action}.{leaf}"): "no send path for this command yet (only TriggerMessage is sent, on approval)"
-       for action in UNSENT_COMMANDS for leaf in ("Request", "Response", "Error")},
     **{(CHARGE_POINT, f"Requests.{action}.Error"): "its handler never refuses a call, and a clean call does not write Error"
        for action in NEVER_REFUSED_ACTIONS},
 }
@@ -169,7 +157,7 @@ async def test_every_catalogue_path_reads_back_after_a_full_session(server):
     log_status = {"status": "Uploaded", "requestId": 12}
     csr = {"csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----"}
 
-    async with connected_library_charger(server, CLIENT_ID, headers=auth) as cp:
+    async with connected_library_charger(server, CLIENT_ID, headers=auth, charger_class=CommandCharger) as cp:
         pending = await cp.boot()
         assert (pending.status, pending.interval) == ("Pending", 60)
         await dp_set(f"{name}.Config.RegistrationStatus", "Accepted")  # -> TriggerMessage(BootNotification)
@@ -202,6 +190,10 @@ async def test_every_catalogue_path_reads_back_after_a_full_session(server):
         await cp.call(call.LogStatusNotification(status="Uploaded", request_id=12), suppress=False)
         signed = await cp.call(call.SignCertificate(csr=csr["csr"]), suppress=False)
         assert signed.status == "Rejected"
+        # Every command, through send_command, answered by the schema-validating client.
+        assert (await send_command_async(name, "ChangeAvailability", {"connectorId": 0, "type": "Operative"})).status == "answered"
+        for action, (_meaning, payload) in EXAMPLES.items():
+            assert (await send_command_async(name, action, payload)).status == "answered", action
     await eventually(lambda: disconnected(name))
     t1 = now()
 
@@ -289,9 +281,14 @@ async def test_every_catalogue_path_reads_back_after_a_full_session(server):
         "Requests.LogStatusNotification.Response": {},
         "Requests.SignCertificate.Request": csr,
         "Requests.SignCertificate.Response": {"status": "Rejected"},
-        "Commands.TriggerMessage.Request": {"requestedMessage": "BootNotification"},
-        "Commands.TriggerMessage.Response": {"status": "Accepted"},
-        "Commands.TriggerMessage.Error": "",
+        **{f"Commands.{action}.Request": payload for action, (_meaning, payload) in EXAMPLES.items()},
+        **{f"Commands.{action}.Response": answer_json(action) for action in EXAMPLES},
+        **{f"Commands.{action}.Error": "" for action in EXAMPLES},
+        "State.Availability": "Operative",  # ChangeAvailability on connector 0
+        "State.LastReset": Is("the Soft reset, Accepted, at a session time", lambda v: (v["type"], v["status"]) == ("Soft", "Accepted") and time_between(t0, t1).matches(v["at"])),
+        "State.LocalListVersion": 2,  # SendLocalList's accepted version, sent after GetLocalListVersion
+        "State.ConfigurationReadOnly": ["NumberOfConnectors"],
+        "State.ConfigurationUnknownKeys": ["NoSuchKey"],
     }
     c1_expected = {  # every field sent
         "ConnectorId": 1,
@@ -301,6 +298,7 @@ async def test_every_catalogue_path_reads_back_after_a_full_session(server):
         "Transaction.Start.transactionId": tx1,
         **{f"Transaction.Stop.{leaf}": value for leaf, value in stop_c1.items()},
         "MeterValues": meter_c1,
+        "State.Availability": "Inoperative",  # the ChangeAvailability example
     }
     c2_expected = {  # required fields only: the rest is "" (0 for Start integers; reason: Local)
         "ConnectorId": 2,
@@ -314,6 +312,7 @@ async def test_every_catalogue_path_reads_back_after_a_full_session(server):
         "Transaction.Stop.reason": "Local",
         "Transaction.Stop.transactionData": [],
         "MeterValues": meter_c2,
+        "State.Availability": None,  # no ChangeAvailability named connector 2
     }
     expected_by_dp = {name: cp_expected, c1: c1_expected, c2: c2_expected}
 

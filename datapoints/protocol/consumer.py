@@ -2,7 +2,8 @@
 live in handshake.py, dispatch.py, handlers.py and outbox.py.
 
 Channel-layer messages it takes (from any process, through the address book):
-  ocpp.command  {action, payload, reply_channel, correlation_id, timeout}  -> a CALL to the charger
+  ocpp.command  {action, payload, reply_channel, correlation_id, timeout, recorded}  -> a CALL to
+                the charger (datapoints/commands.py sends these)
   cp.config     {path, value}  -> an operator changed a Config element
   cp.takeover   {epoch}        -> a newer connection with the same ClientId won: close
 """
@@ -150,7 +151,12 @@ class ChargePointConsumer(AsyncConsumer):
     # --- messages from other processes ----------------------------------------------------------
     async def ocpp_command(self, message):
         outgoing = Outgoing(
-            message["action"], message["payload"], message.get("reply_channel"), message.get("correlation_id"), message.get("timeout")
+            message["action"],
+            message["payload"],
+            message.get("reply_channel"),
+            message.get("correlation_id"),
+            message.get("timeout"),
+            recorded=message.get("recorded", False),
         )
         await self.outbox.enqueue(outgoing)
 

@@ -15,21 +15,22 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from ..recorder import get_recorder
-from . import errors, framing, validation
+from . import errors, framing, results, validation
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
 
 
 class Outgoing:
-    __slots__ = ("action", "payload", "reply_channel", "correlation_id", "timeout", "unique_id", "timer")
+    __slots__ = ("action", "payload", "reply_channel", "correlation_id", "timeout", "unique_id", "timer", "recorded")
 
-    def __init__(self, action, payload, reply_channel=None, correlation_id=None, timeout=None):
+    def __init__(self, action, payload, reply_channel=None, correlation_id=None, timeout=None, recorded=False):
         self.action = action
         self.payload = payload
         self.reply_channel = reply_channel
         self.correlation_id = correlation_id
         self.timeout = timeout or settings.OCPP_CALL_TIMEOUT
+        self.recorded = recorded  # the sender stored Commands.<A>.Request already (commands.py)
         self.unique_id = f"{next(_ids)}-{uuid.uuid4().hex[:8]}"
         self.timer = None
 
@@ -44,6 +45,7 @@ class Outbox:
 
     async def enqueue(self, outgoing):
         if self.closed:
+            await self._record(outgoing, "Error", "offline: the charger disconnected")
             await self._finish(outgoing, {"status": "offline", "error": "the charger disconnected"})
             return
         self.queue.append(outgoing)
@@ -56,7 +58,8 @@ class Outbox:
             self.in_flight = outgoing
             loop = asyncio.get_running_loop()
             outgoing.timer = loop.call_later(outgoing.timeout, lambda o=outgoing: loop.create_task(self._timed_out(o)))
-            self._record(outgoing, "Request", outgoing.payload)
+            if not outgoing.recorded:
+                self._record(outgoing, "Request", results.redacted(outgoing.action, outgoing.payload))
             await self.send_text(framing.call(outgoing.unique_id, outgoing.action, outgoing.payload))
 
     async def resolve(self, frame):
@@ -107,12 +110,14 @@ class Outbox:
             await self._finish(outgoing, {"status": "offline", "error": "the charger disconnected before answering"})
 
     def _record(self, outgoing, leaf, value):
-        cp = self.session.cp
+        cp, session = self.session.cp, self.session
 
         def run(work):
             work.set(cp, f"Commands.{outgoing.action}.{leaf}", value)
             if leaf == "Request":
                 work.set(cp, f"Commands.{outgoing.action}.Error", "")
+            elif leaf == "Response":
+                results.apply(work, session, outgoing.action, outgoing.payload, value)
 
         return asyncio.get_running_loop().create_task(get_recorder().submit(run))
 

@@ -1,0 +1,195 @@
+"""Sending a command to a charger: one API for the panel, the CLI, the REST API, hooks and Celery.
+
+    outcome = send_command("_ChargePoint0001", "Reset", {"type": "Soft"}, timeout=30)
+    outcome = await send_command_async(...)
+
+1. Refuse before anything is sent (CommandRefused, with the reason): an unknown charge point or
+   action, a payload that fails the 1.6 schema (the schema's message), or a rule (no
+   RemoteStart/RemoteStopTransaction to a charger that is not Accepted).
+2. Record `Commands.<Action>.Request` at once (secrets masked).
+3. Find the process holding the charger in the address book; none means offline, answered at once.
+4. Send it an `ocpp.command` channel message with a reply channel of our own; the consumer queues it
+   (one CALL in flight per charger), records `.Response` / `.Error`, and replies with the outcome.
+5. Return the Outcome: answered, error (CALLERROR), invalid (an answer that fails the schema),
+   timeout or offline.
+
+Without Redis the in-memory channel layer does not cross processes: outside the server process the
+command goes through the server's local HTTP API (`/api/local/command`), which runs step 3-5.
+"""
+import asyncio
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from . import notify
+from .addresses import address_book
+from .charge_points import element_values, find_charge_point
+from .elements import CSMS_ACTIONS
+from .events import publish_changes_sync
+from .models import Datapoint
+from .protocol import errors, validation
+from .protocol.results import redacted
+from .writes import write_elements
+
+log = logging.getLogger(__name__)
+REPLY_GRACE_SECONDS = 5  # how much longer than the charger's timeout we wait for the node's reply
+EXIT_CODES = {"answered": 0, "error": 2, "invalid": 2, "timeout": 3, "offline": 4}
+NEEDS_ACCEPTED = {"RemoteStartTransaction", "RemoteStopTransaction"}
+
+
+class CommandRefused(ValueError):
+    """The command was not sent; the message says why and what to do."""
+
+
+@dataclass
+class Outcome:
+    status: str  # answered | error | invalid | timeout | offline
+    response: dict = None
+    error_code: str = ""
+    error: str = ""
+    details: dict = field(default_factory=dict)
+
+    @property
+    def exit_code(self):
+        return EXIT_CODES[self.status]
+
+    def as_dict(self):
+        return asdict(self)
+
+
+# --- checks, before anything is sent --------------------------------------------------------------
+def check_command(action, payload):
+    if action not in CSMS_ACTIONS:
+        raise CommandRefused(f"unknown command {action!r}; the OCPP 1.6 commands are: {', '.join(sorted(CSMS_ACTIONS))}")
+    if not isinstance(payload, dict):
+        raise CommandRefused(f"the {action} payload must be a JSON object, not {type(payload).__name__}")
+    try:
+        validation.validate(action, payload)
+    except errors.CallError as exc:
+        raise CommandRefused(f"payload refused by the OCPP 1.6 schema: {exc.description}") from None
+
+
+def _target(charge_point, action, payload):
+    """Database thread: the charge point, the rules, and the Request record."""
+    if isinstance(charge_point, Datapoint):
+        dp = charge_point
+    else:
+        try:
+            dp = find_charge_point(str(charge_point))
+        except Datapoint.DoesNotExist:
+            raise CommandRefused(f"no charge point with name or ClientId {charge_point!r}; see `dp_get` or the admin") from None
+    if action in NEEDS_ACCEPTED:
+        status = element_values(dp.id, ["State.RegistrationStatus"]).get("State.RegistrationStatus") or "not registered"
+        if status != "Accepted":
+            raise CommandRefused(f"{dp.name} is {status}: {action} goes only to an Accepted charger; approve it first (Config.RegistrationStatus)")
+    _record(dp, action, {"Request": redacted(action, payload), "Error": ""})
+    return dp
+
+
+def _record(dp, action, leaves):
+    with transaction.atomic():
+        changes = write_elements([(dp, f"Commands.{action}.{leaf}", value) for leaf, value in leaves.items()])
+        transaction.on_commit(lambda: publish_changes_sync(changes))
+
+
+# --- sending ----------------------------------------------------------------------------------------
+async def send_command_async(charge_point, action, payload, timeout=None):
+    """Send `action` with `payload` to a charge point (datapoint, its name or its ClientId); return
+    the Outcome. Raises CommandRefused when the command cannot be sent at all."""
+    check_command(action, payload)
+    timeout = float(timeout or settings.OCPP_CALL_TIMEOUT)
+    if not (settings.REDIS_URL or notify.IN_SERVER):
+        return await asyncio.to_thread(_send_through_local_api, charge_point, action, payload, timeout)
+    dp = await database_sync_to_async(_target)(charge_point, action, payload)
+    outcome, recorded_by_node = await _deliver(dp, action, payload, timeout)
+    if not recorded_by_node:
+        await database_sync_to_async(_record)(dp, action, {"Error": f"{outcome.status}: {outcome.error}"})
+    if outcome.status != "answered":
+        log.info("%s %s: %s %s", dp.name, action, outcome.status, outcome.error)
+    return outcome
+
+
+async def _deliver(dp, action, payload, timeout):
+    """(Outcome, whether the node holding the charger recorded it in Commands.<A>.*)."""
+    record = await address_book().lookup(dp.client_id)
+    if record is None:
+        return Outcome("offline", error=f"{dp.name} ({dp.client_id}) is not connected"), False
+    layer = get_channel_layer()
+    reply_channel = await layer.new_channel("ocpp.reply.")
+    correlation_id = uuid.uuid4().hex
+    message = {
+        "type": "ocpp.command",
+        "action": action,
+        "payload": payload,
+        "reply_channel": reply_channel,
+        "correlation_id": correlation_id,
+        "timeout": timeout,
+        "recorded": True,
+    }
+    try:
+        await layer.send(record["channel"], message)
+    except ChannelFull:
+        return Outcome("timeout", error="the node holding the charger is overloaded (its channel is full); retry"), False
+    try:
+        reply = await asyncio.wait_for(layer.receive(reply_channel), timeout + REPLY_GRACE_SECONDS)
+    except asyncio.TimeoutError:
+        return Outcome("timeout", error=f"no reply within {timeout + REPLY_GRACE_SECONDS:g} s from the node holding the charger (did it stop?)"), False
+    return Outcome(reply["status"], reply.get("response"), reply.get("error_code", ""), reply.get("error", ""), reply.get("details") or {}), True
+
+
+# --- the synchronous form ---------------------------------------------------------------------------
+_loop = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop():
+    """One event loop per process for synchronous callers (CLI, Celery, admin): a new loop per
+    call costs milliseconds and breaks channels_redis's per-loop connections."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="ocpp-commands", daemon=True).start()
+    return _loop
+
+
+def send_command(charge_point, action, payload, timeout=None):
+    """Synchronous send_command_async; not for use inside a running event loop."""
+    if notify.IN_SERVER:
+        from asgiref.sync import async_to_sync
+
+        return async_to_sync(send_command_async)(charge_point, action, payload, timeout)
+    future = asyncio.run_coroutine_threadsafe(send_command_async(charge_point, action, payload, timeout), _background_loop())
+    return future.result()
+
+
+def _send_through_local_api(charge_point, action, payload, timeout):
+    name = charge_point.name if isinstance(charge_point, Datapoint) else str(charge_point)
+    body = json.dumps({"charge_point": name, "action": action, "payload": payload, "timeout": timeout}).encode()
+    request = urllib.request.Request(
+        settings.OCPP_LOCAL_API_URL.rstrip("/") + "/api/local/command",
+        data=body,
+        headers={"Content-Type": "application/json", "X-OCPP-Token": notify.local_api_token()},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout + 2 * REPLY_GRACE_SECONDS) as response:
+            data = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        data = json.loads(exc.read() or b"{}")
+        if exc.code == 400 and "refused" in data:
+            raise CommandRefused(data["refused"]) from None
+        raise CommandRefused(f"the server at {settings.OCPP_LOCAL_API_URL} refused the command: {data.get('error', exc)}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        return Outcome("offline", error=f"no server running at {settings.OCPP_LOCAL_API_URL} ({exc}); start it with `make run`, or set REDIS_URL")
+    return Outcome(**data)
