@@ -139,6 +139,9 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not bool(REDIS_URL)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-connections": {"task": "datapoints.tasks.sweep_connections", "schedule": float(env_int("OCPP_SWEEP_INTERVAL", 30))},
+}
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -173,6 +176,7 @@ OCPP_MAX_CONNECTORS = env_int("OCPP_MAX_CONNECTORS", 32)
 OCPP_AUTH_FAILURE_LIMIT = env_int("OCPP_AUTH_FAILURE_LIMIT", 5)
 OCPP_AUTH_FAILURE_WINDOW = env_int("OCPP_AUTH_FAILURE_WINDOW", 300)
 OCPP_ADDRESS_TTL = env_int("OCPP_ADDRESS_TTL", 120)
+OCPP_SWEEP_INTERVAL = env_int("OCPP_SWEEP_INTERVAL", 30)
 OCPP_NODE_NAME = os.environ.get("OCPP_NODE_NAME", "")
 # Where management commands reach a server that runs without Redis (see docs/decisions).
 OCPP_LOCAL_API_URL = os.environ.get("OCPP_LOCAL_API_URL", "http://127.0.0.1:8000")

@@ -102,6 +102,7 @@ async def test_callerror_garbage_timeout_and_disconnect(server):
         assert (await dp_get(f"{name}.Commands.UnlockConnector.Error")).startswith("invalid answer")
         # No answer: timeout, and the queue moves on to the next command.
         first = asyncio.create_task(send_command_async(name, "ClearCache", {}, timeout=1))
+        await asyncio.sleep(0.1)  # the order of sending
         second = asyncio.create_task(send_command_async(name, "GetLocalListVersion", {}, timeout=5))
         ignored = await charger.recv()
         assert ignored[2] == "ClearCache"

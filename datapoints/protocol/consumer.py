@@ -16,6 +16,7 @@ from django.conf import settings
 
 from ..addresses import address_book, new_epoch
 from ..charge_points import element_values
+from ..connections import disconnected_writes, ensure_sweeper
 from ..recorder import get_recorder
 from . import dispatch, framing, handshake
 from .outbox import Outbox, Outgoing
@@ -60,6 +61,7 @@ class ChargePointConsumer(AsyncConsumer):
         if previous and previous["epoch"] != self.epoch:
             await self.channel_layer.send(previous["channel"], {"type": "cp.takeover", "epoch": previous["epoch"]})
         await get_recorder().submit(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""))
+        ensure_sweeper()
         await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if offered else None})
 
     def _connected_writes(self, decision, remote, subprotocol):
@@ -142,9 +144,8 @@ class ChargePointConsumer(AsyncConsumer):
         cp = self.session.cp
 
         def run(work):
-            work.set(cp, "State.Connected", False)
-            work.set(cp, "State.DisconnectedSince", work.now.isoformat())
-            work.set(cp, "Common.ConnState", "Disconnected")
+            for write in disconnected_writes(cp, work.now):
+                work.set(*write)
 
         return run
 

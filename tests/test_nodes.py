@@ -1,0 +1,150 @@
+"""Across processes and nodes, through Redis: two Daphne processes, a Celery worker, and this test
+process as a third sender. The in-memory layer (the SQLite pass) cannot cross processes, so these
+run in `make test`'s Redis pass."""
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import json
+import urllib.request
+
+import pytest
+import websockets
+
+from datapoints import connections
+from datapoints.commands import send_command_async
+from datapoints.notify import local_api_token
+
+from .chargers import CommandCharger, answer_json, connected_library_charger, create_charge_point, dp_get, eventually
+from .conftest import ROOT, Server, _database_url
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="crossing processes needs the Redis channel layer (make test's Redis pass)"),
+]
+NODE = {"OCPP_AUTO_CREATE_CHARGE_POINTS": 1, "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted", "OCPP_SWEEP_INTERVAL": 1}
+
+
+@pytest.fixture
+def nodes(servers, transactional_db, settings):
+    a, b = servers(OCPP_NODE_NAME="node-a", **NODE), servers(OCPP_NODE_NAME="node-b", **NODE)
+    yield a, b
+    from .conftest import _settle
+
+    _settle()
+
+
+def post_command(node, charge_point, action, payload, timeout=5):
+    body = json.dumps({"charge_point": charge_point, "action": action, "payload": payload, "timeout": timeout}).encode()
+    request = urllib.request.Request(node.http + "/api/local/command", data=body, headers={"X-OCPP-Token": local_api_token(), "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+async def test_a_command_from_another_process_reaches_the_node_holding_the_charger(nodes):
+    a, b = nodes
+    name = await create_charge_point("node-cmd", "Accepted")
+    async with connected_library_charger(a, "node-cmd", charger_class=CommandCharger) as cp:
+        await cp.boot()
+        assert await dp_get(f"{name}.State.Node") == "node-a"
+        # Issued inside node B: B -> Redis -> A -> charger -> A -> Redis -> B.
+        outcome = await asyncio.to_thread(post_command, b, name, "GetLocalListVersion", {})
+        assert outcome["status"] == "answered" and outcome["response"] == answer_json("GetLocalListVersion")
+        # Issued from this process, a third one.
+        outcome = await send_command_async("node-cmd", "Reset", {"type": "Soft"}, timeout=5)
+        assert outcome.status == "answered"
+        assert [action for action, _ in cp.received] == ["GetLocalListVersion", "Reset"]
+    assert await dp_get(f"{name}.Commands.GetLocalListVersion.Response") == {"listVersion": 5}
+    assert await dp_get(f"{name}.State.LocalListVersion") == 5
+
+
+async def test_a_second_connection_on_another_node_takes_over(nodes):
+    a, b = nodes
+    name = await create_charge_point("node-dup", "Accepted")
+    old = await websockets.connect(a.ws("node-dup"), subprotocols=["ocpp1.6"])
+    await eventually(lambda: _is(name, "State.Node", "node-a"))
+    async with connected_library_charger(b, "node-dup", charger_class=CommandCharger) as cp:
+        await cp.boot()
+        await asyncio.wait_for(old.wait_closed(), 5)  # node A closed the old socket
+        assert await dp_get(f"{name}.State.Node") == "node-b"
+        assert await dp_get(f"{name}.State.Connected") is True  # the old socket's close did not clear it
+        outcome = await send_command_async(name, "ClearCache", {}, timeout=5)
+        assert outcome.status == "answered" and cp.received == [("ClearCache", {})]
+
+
+async def _is(name, path, value):
+    return await dp_get(f"{name}.{path}") == value
+
+
+async def test_a_dead_node_does_not_leave_chargers_connected(nodes, tmp_path):
+    a, _b = nodes
+    lease = 2
+    doomed = Server({"OCPP_NODE_NAME": "node-doomed", "OCPP_ADDRESS_TTL": str(lease), **{k: str(v) for k, v in NODE.items()}}, tmp_path / "doomed.log")
+    try:
+        name = await create_charge_point("node-dead", "Accepted")
+        charger = await websockets.connect(doomed.ws("node-dead"), subprotocols=["ocpp1.6"])
+        await eventually(lambda: _is(name, "State.Node", "node-doomed"))
+        # Node A sweeps every second; start its sweeper by connecting a charger there.
+        async with connected_library_charger(a, "node-alive") as cp:
+            await cp.boot()
+            doomed.process.send_signal(signal.SIGKILL)
+            doomed.process.wait(5)
+            killed = time.monotonic()
+            assert await dp_get(f"{name}.State.Connected") is True  # nobody wrote the close
+            await eventually(lambda: _is(name, "State.Connected", False), timeout=lease + 5)
+            assert time.monotonic() - killed <= lease + 3
+            assert await dp_get(f"{name}.Common.ConnState") == "Disconnected"
+        offline = await send_command_async(name, "Reset", {"type": "Soft"}, timeout=5)
+        assert offline.status == "offline"
+        await charger.close()
+    finally:
+        doomed.stop()
+
+
+@pytest.fixture
+def celery_worker(nodes, tmp_path):
+    from django.db import connection
+
+    env = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "PYTHONUNBUFFERED": "1"}
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ocpp_dp", "worker", "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.time() + 30
+    while "ready." not in log_path.read_text():
+        if worker.poll() is not None or time.time() > deadline:
+            worker.kill()
+            raise RuntimeError(f"celery worker did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield worker
+    worker.terminate()
+    worker.wait(10)
+
+
+async def test_a_celery_task_sends_a_command(nodes, celery_worker):
+    from datapoints.tasks import send_command_task
+
+    a, _b = nodes
+    name = await create_charge_point("node-celery", "Accepted")
+    async with connected_library_charger(a, "node-celery", charger_class=CommandCharger) as cp:
+        await cp.boot()
+        send_command_task.delay(name, "GetConfiguration", {"key": ["HeartbeatInterval"]}, 5)
+        await eventually(lambda: cp.received, timeout=15)
+        assert cp.received == [("GetConfiguration", {"key": ["HeartbeatInterval"]})]
+        await eventually(lambda: _is(name, "Configuration.HeartbeatInterval", "300"), timeout=10)
+    assert await dp_get(f"{name}.Commands.GetConfiguration.Response") == answer_json("GetConfiguration")
+
+
+async def test_sweep_leaves_live_connections_alone(nodes):
+    from asgiref.sync import sync_to_async
+
+    a, _b = nodes
+    name = await create_charge_point("node-live", "Accepted")
+    async with connected_library_charger(a, "node-live") as cp:
+        await cp.boot()
+        assert name not in await sync_to_async(connections.sweep)()
+        assert await dp_get(f"{name}.State.Connected") is True
