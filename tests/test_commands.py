@@ -3,6 +3,7 @@
 the CLI's exit codes. On the Redis pass the test process is a different process from the Daphne
 that holds the charger, so every command here crosses processes through Redis."""
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from datapoints.command_examples import EXAMPLES, commands_markdown
 from datapoints.commands import CommandRefused, send_command_async
 from datapoints.elements import CSMS_ACTIONS
 
-from .chargers import CommandCharger, RawCharger, answer_json, connected_library_charger, create_charge_point, dp_get
+from .chargers import CommandCharger, RawCharger, answer_json, basic_auth, connected_library_charger, create_charge_point, dp_get
 from .conftest import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -168,3 +169,42 @@ async def test_cli_exit_codes(server):
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {"listVersion": 5}
         assert cp.received == [("GetLocalListVersion", {})]
+
+
+async def test_a_new_password_goes_to_a_connected_charger_first(server):
+    from asgiref.sync import sync_to_async
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from datapoints import passwords
+
+    @sync_to_async
+    def ocpp_password(*args):
+        out = io.StringIO()
+        call_command("ocpp_password", *args, stdout=out, stderr=io.StringIO())
+        return out.getvalue().strip()
+
+    name = await create_charge_point("cmd-pw", "Accepted")
+    async with connected_library_charger(server, "cmd-pw", charger_class=CommandCharger) as cp:
+        await cp.boot()
+        key = await ocpp_password(name)
+        assert cp.received == [("ChangeConfiguration", {"key": "AuthorizationKey", "value": key})]
+    stored = await dp_get(f"{name}.Config.Password")
+    assert passwords.password_matches(key.encode(), stored)
+    assert await dp_get(f"{name}.Commands.ChangeConfiguration.Request") == {"key": "AuthorizationKey", "value": "********"}
+    assert await dp_get(f"{name}.Configuration.AuthorizationKey") is None
+    assert key not in server.logs()
+
+    # A charger that refuses the key: the old one stays in force.
+    charger = await RawCharger.connect(server, "cmd-pw", headers=basic_auth("cmd-pw", key.encode()))
+    try:
+        assert (await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}))[2]["status"] == "Accepted"
+        attempt = asyncio.create_task(ocpp_password(name))
+        frame = await charger.recv()
+        assert frame[2] == "ChangeConfiguration" and frame[3]["key"] == "AuthorizationKey"
+        await charger.send([3, frame[1], {"status": "Rejected"}])
+        with pytest.raises(CommandError, match="did not accept the new key \\(it answered Rejected\\); the old key stays in force"):
+            await attempt
+        assert await dp_get(f"{name}.Config.Password") == stored
+    finally:
+        await charger.close()
