@@ -110,10 +110,10 @@ async def send_command_async(charge_point, action, payload, timeout=None):
     timeout = float(timeout or settings.OCPP_CALL_TIMEOUT)
     if not (settings.REDIS_URL or notify.IN_SERVER):
         return await asyncio.to_thread(_send_through_local_api, charge_point, action, payload, timeout)
-    dp = await database_sync_to_async(_target)(charge_point, action, payload)
+    dp = await _in_database_thread(_target)(charge_point, action, payload)
     outcome, recorded_by_node = await _deliver(dp, action, payload, timeout)
     if not recorded_by_node:
-        await database_sync_to_async(_record)(dp, action, {"Error": f"{outcome.status}: {outcome.error}"})
+        await _in_database_thread(_record)(dp, action, {"Error": f"{outcome.status}: {outcome.error}"})
     if outcome.status != "answered":
         log.info("%s %s: %s %s", dp.name, action, outcome.status, outcome.error)
     return outcome
@@ -145,6 +145,14 @@ async def _deliver(dp, action, payload, timeout):
     except asyncio.TimeoutError:
         return Outcome("timeout", error=f"no reply within {timeout + REPLY_GRACE_SECONDS:g} s from the node holding the charger (did it stop?)"), False
     return Outcome(reply["status"], reply.get("response"), reply.get("error_code", ""), reply.get("error", ""), reply.get("details") or {}), True
+
+
+def _in_database_thread(function):
+    # In a server, ORM work belongs on the process's one database thread. On the background loop of
+    # a synchronous caller, that thread may be the caller itself, blocked waiting for us (a
+    # management command run through sync_to_async): use a thread of our own there.
+    on_background_loop = _loop is not None and asyncio.get_running_loop() is _loop
+    return database_sync_to_async(function, thread_sensitive=not on_background_loop)
 
 
 # --- the synchronous form ---------------------------------------------------------------------------
