@@ -4,7 +4,8 @@ from django.db.models import OuterRef, Subquery
 
 from .charge_points import create_charge_point
 from .elements import CHARGE_POINT
-from .models import Datapoint, Element, IdTag, MeterSample, Transaction, UnknownChargePoint
+from .commands import CommandRefused, check_command
+from .models import Datapoint, Element, IdTag, MeterSample, ScheduledCommand, ScheduledOutcome, ScheduledRun, Transaction, UnknownChargePoint
 from .paths import set_value
 
 
@@ -125,3 +126,66 @@ class MeterSampleAdmin(admin.ModelAdmin):
     list_display = ("charge_point", "connector_id", "transaction_id", "timestamp", "measurand", "phase", "value", "unit")
     list_filter = ("measurand",)
     readonly_fields = [f.name for f in MeterSample._meta.fields]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ScheduledRunInline(ReadOnlyInline):
+    model = ScheduledRun
+    fields = ("started_at", "finished_at", "targets", "answered", "failed")
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(ScheduledCommand)
+class ScheduledCommandAdmin(admin.ModelAdmin):
+    list_display = ("name", "action", "all_accepted", "when", "last_run")
+    filter_horizontal = ("charge_points",)
+    readonly_fields = ("periodic_task", "created_at")
+    inlines = [ScheduledRunInline]
+
+    @admin.display(description="when")
+    def when(self, obj):
+        task = obj.periodic_task
+        if task is None:
+            return "-"
+        return str(task.clocked or task.crontab)
+
+    @admin.display(description="last run")
+    def last_run(self, obj):
+        run = obj.runs.first()
+        return f"{run.started_at:%Y-%m-%d %H:%M} {run.answered}/{run.targets} answered" if run else "never"
+
+    def save_model(self, request, obj, form, change):
+        try:
+            check_command(obj.action, obj.payload)
+        except CommandRefused as exc:
+            self.message_user(request, f"not saved: {exc}", messages.ERROR)
+            return
+        super().save_model(request, obj, form, change)
+
+
+class ScheduledOutcomeInline(ReadOnlyInline):
+    model = ScheduledOutcome
+    fields = ("charge_point", "status", "response", "error")
+    readonly_fields = fields
+
+
+@admin.register(ScheduledRun)
+class ScheduledRunAdmin(admin.ModelAdmin):
+    list_display = ("command", "started_at", "finished_at", "targets", "answered", "failed")
+    list_filter = ("command",)
+    readonly_fields = ("command", "started_at", "finished_at", "targets", "answered")
+    inlines = [ScheduledOutcomeInline]
+
+    def has_add_permission(self, request):
+        return False

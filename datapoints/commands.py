@@ -43,7 +43,7 @@ from .writes import write_elements
 
 log = logging.getLogger(__name__)
 REPLY_GRACE_SECONDS = 5  # how much longer than the charger's timeout we wait for the node's reply
-EXIT_CODES = {"answered": 0, "error": 2, "invalid": 2, "timeout": 3, "offline": 4}
+EXIT_CODES = {"answered": 0, "error": 2, "invalid": 2, "timeout": 3, "offline": 4, "refused": 1}
 NEEDS_ACCEPTED = {"RemoteStartTransaction", "RemoteStopTransaction"}
 
 
@@ -53,7 +53,7 @@ class CommandRefused(ValueError):
 
 @dataclass
 class Outcome:
-    status: str  # answered | error | invalid | timeout | offline
+    status: str  # answered | error | invalid | timeout | offline (| refused, from send_to_many)
     response: dict = None
     error_code: str = ""
     error: str = ""
@@ -171,14 +171,34 @@ def _background_loop():
     return _loop
 
 
-def send_command(charge_point, action, payload, timeout=None):
-    """Synchronous send_command_async; not for use inside a running event loop."""
+def run_sync(coroutine_function, *args):
+    """Run an async function of this module from synchronous code (not inside a running loop)."""
     if notify.IN_SERVER:
         from asgiref.sync import async_to_sync
 
-        return async_to_sync(send_command_async)(charge_point, action, payload, timeout)
-    future = asyncio.run_coroutine_threadsafe(send_command_async(charge_point, action, payload, timeout), _background_loop())
-    return future.result()
+        return async_to_sync(coroutine_function)(*args)
+    return asyncio.run_coroutine_threadsafe(coroutine_function(*args), _background_loop()).result()
+
+
+def send_command(charge_point, action, payload, timeout=None):
+    """Synchronous send_command_async; not for use inside a running event loop."""
+    return run_sync(send_command_async, charge_point, action, payload, timeout)
+
+
+async def send_to_many(charge_points, action, payload, timeout=None, concurrency=500):
+    """The same command to many charge points at once -> [(charge point, Outcome)]. A refusal for
+    one charger (e.g. RemoteStart to a Pending one) becomes its outcome `refused`."""
+    check_command(action, payload)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(dp):
+        async with limit:
+            try:
+                return dp, await send_command_async(dp, action, payload, timeout)
+            except CommandRefused as exc:
+                return dp, Outcome("refused", error=str(exc))
+
+    return await asyncio.gather(*(one(dp) for dp in charge_points))
 
 
 def _send_through_local_api(charge_point, action, payload, timeout):

@@ -167,3 +167,60 @@ class UnknownChargePoint(models.Model):
 
     def __str__(self):
         return self.client_id
+
+
+class ScheduledCommand(models.Model):
+    """A command run by Celery beat at a time or on a cron, on some charge points or on every
+    accepted one (datapoints/schedules.py). Its timing lives in django-celery-beat's PeriodicTask."""
+
+    name = models.CharField(max_length=120, unique=True)
+    action = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict, blank=True)
+    charge_points = models.ManyToManyField(Datapoint, blank=True, limit_choices_to={"dp_type": CHARGE_POINT}, related_name="scheduled_commands")
+    all_accepted = models.BooleanField(default=False, help_text="Run on every accepted charge point (then the list above is ignored).")
+    timeout = models.FloatField(default=30, help_text="Seconds each charger has to answer.")
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def targets(self):
+        if self.all_accepted:
+            accepted = Element.objects.filter(path="Config.RegistrationStatus", value="Accepted").values("datapoint_id")
+            return Datapoint.objects.filter(dp_type=CHARGE_POINT, id__in=accepted)
+        return self.charge_points.all()
+
+
+class ScheduledRun(models.Model):
+    """One firing of a ScheduledCommand, with its counts; the outcome per charger is below it."""
+
+    command = models.ForeignKey(ScheduledCommand, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    targets = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.command} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def failed(self):
+        return self.targets - self.answered
+
+
+class ScheduledOutcome(models.Model):
+    run = models.ForeignKey(ScheduledRun, on_delete=models.CASCADE, related_name="outcomes")
+    charge_point = models.ForeignKey(Datapoint, on_delete=models.CASCADE)
+    status = models.CharField(max_length=16)  # answered | error | invalid | timeout | offline | refused
+    response = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["charge_point__name"]

@@ -18,3 +18,11 @@ def send_command_task(charge_point, action, payload, timeout=None):
         return send_command(charge_point, action, payload, timeout).as_dict()
     except CommandRefused as exc:
         return {"status": "refused", "error": str(exc)}
+
+
+@shared_task(name="datapoints.tasks.run_scheduled_command", ignore_result=True)
+def run_scheduled_command(scheduled_command_id):
+    from .schedules import run_scheduled
+
+    run = run_scheduled(scheduled_command_id)
+    return {"targets": run.targets, "answered": run.answered}

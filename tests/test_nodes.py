@@ -2,6 +2,7 @@
 process as a third sender. The in-memory layer (the SQLite pass) cannot cross processes, so these
 run in `make test`'s Redis pass."""
 import asyncio
+import io
 import os
 import signal
 import subprocess
@@ -103,26 +104,42 @@ async def test_a_dead_node_does_not_leave_chargers_connected(nodes, tmp_path):
         doomed.stop()
 
 
-@pytest.fixture
-def celery_worker(nodes, tmp_path):
+def start_celery(tmp_path, *args, ready):
     from django.db import connection
 
     env = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path / "worker.log"
+    log_path = tmp_path / f"celery-{args[0]}.log"
     with open(log_path, "w") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ocpp_dp", "worker", "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ocpp_dp", *args, "--loglevel", "INFO"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 30
-    while "ready." not in log_path.read_text():
-        if worker.poll() is not None or time.time() > deadline:
-            worker.kill()
-            raise RuntimeError(f"celery worker did not start: {log_path.read_text()[-2000:]}")
+    while ready not in log_path.read_text():
+        if process.poll() is not None or time.time() > deadline:
+            process.kill()
+            raise RuntimeError(f"celery {args[0]} did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.2)
+    return process
+
+
+def stop(process):
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def celery_worker(nodes, tmp_path):
+    worker = start_celery(tmp_path, "worker", "--pool", "solo", "--without-gossip", "--without-mingle", ready="ready.")
     yield worker
-    worker.terminate()
-    worker.wait(10)
+    stop(worker)
+
+
+@pytest.fixture
+def celery_beat(celery_worker, tmp_path):
+    beat = start_celery(tmp_path, "beat", "--max-interval", "1", "--pidfile", str(tmp_path / "beat.pid"), ready="beat: Starting")
+    yield beat
+    stop(beat)
 
 
 async def test_a_celery_task_sends_a_command(nodes, celery_worker):
@@ -148,3 +165,26 @@ async def test_sweep_leaves_live_connections_alone(nodes):
         await cp.boot()
         assert name not in await sync_to_async(connections.sweep)()
         assert await dp_get(f"{name}.State.Connected") is True
+
+
+async def test_beat_fires_a_scheduled_command_and_the_outcome_is_kept(nodes, celery_beat):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from datapoints.models import ScheduledRun
+
+    a, _b = nodes
+    name = await create_charge_point("node-beat", "Accepted")
+    async with connected_library_charger(a, "node-beat", charger_class=CommandCharger) as cp:
+        await cp.boot()
+        at = (timezone.now() + timedelta(seconds=2)).isoformat()
+        await asyncio.to_thread(call_command, "ocpp_schedule", name, "Reset", '{"type": "Soft"}', "--at", at, "--name", "soon", stdout=io.StringIO())
+        await eventually(lambda: cp.received, timeout=25)
+        assert cp.received == [("Reset", {"type": "Soft"})]
+        run = await eventually(lambda: ScheduledRun.objects.filter(command__name="soon", finished_at__isnull=False).afirst(), timeout=10)
+    assert (run.targets, run.answered) == (1, 1)
+    outcome = await run.outcomes.aget()
+    assert (outcome.status, outcome.response) == ("answered", {"status": "Accepted"})
+    assert (await dp_get(f"{name}.State.LastReset"))["status"] == "Accepted"

@@ -1,0 +1,62 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import is_naive, make_aware
+
+from datapoints.charge_points import find_charge_point
+from datapoints.commands import CommandRefused
+from datapoints.models import Datapoint
+from datapoints.schedules import ScheduleError, create_schedule
+
+
+class Command(BaseCommand):
+    help = (
+        "Schedule a command, run by Celery beat and a worker: "
+        "ocpp_schedule DP_OR_CLIENT_ID|--all ACTION 'JSON' (--at ISO8601 | --cron 'm h dom mon dow'). "
+        "Every run and each charger's outcome is kept (admin: Scheduled runs)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("args", nargs="+", metavar="[DP_OR_CLIENT_ID] ACTION JSON")
+        parser.add_argument("--all", action="store_true", help="every accepted charge point, at the time of each run")
+        parser.add_argument("--at", help="one run at this time, ISO 8601 (e.g. 2026-11-21T16:00:00+01:00; no offset means TIME_ZONE)")
+        parser.add_argument("--cron", help="runs on this cron, 5 fields in TIME_ZONE (e.g. '0 16 * * *': every day at 16:00)")
+        parser.add_argument("--name", help="a name for the schedule (default: made from the action and the timing)")
+        parser.add_argument("--timeout", type=float, default=30, help="seconds each charger has to answer")
+
+    def handle(self, *args, **options):
+        expected = 2 if options["all"] else 3
+        if len(args) != expected:
+            raise CommandError("give DP_OR_CLIENT_ID ACTION JSON, or --all ACTION JSON")
+        charge_points = [] if options["all"] else [self._charge_point(args[0])]
+        action, payload = args[-2], self._payload(args[-1])
+        at = self._time(options["at"]) if options["at"] else None
+        target = "every accepted charger" if options["all"] else charge_points[0].name
+        name = options["name"] or f"{action} on {target} {'at ' + at.isoformat() if at else 'cron ' + (options['cron'] or '')}"
+        try:
+            command = create_schedule(name, action, payload, charge_points, options["all"], at, options["cron"], options["timeout"])
+        except (ScheduleError, CommandRefused) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"scheduled {command.name!r} (id {command.id}): {action} on {target}")
+
+    @staticmethod
+    def _charge_point(text):
+        try:
+            return find_charge_point(text)
+        except Datapoint.DoesNotExist:
+            raise CommandError(f"no charge point with name or ClientId {text!r}") from None
+
+    @staticmethod
+    def _payload(text):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise CommandError(f"the payload is not JSON ({exc}); quote it, e.g. '{{\"type\": \"Soft\"}}'") from None
+
+    @staticmethod
+    def _time(text):
+        when = parse_datetime(text)
+        if when is None:
+            raise CommandError(f"--at {text!r} is not an ISO 8601 time, e.g. 2026-11-21T16:00:00+01:00")
+        return make_aware(when) if is_naive(when) else when
