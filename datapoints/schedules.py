@@ -4,6 +4,7 @@ fires `datapoints.tasks.run_scheduled_command`, and a worker sends the command t
 once and keeps a ScheduledRun with one ScheduledOutcome per charger.
 """
 import json
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +15,7 @@ from .commands import check_command, run_sync, send_to_many
 from .models import ScheduledCommand, ScheduledOutcome, ScheduledRun
 
 TASK = "datapoints.tasks.run_scheduled_command"
+NOW = "{now}"  # in a payload: replaced by the time of each run (ISO 8601, UTC), e.g. startSchedule
 
 
 class ScheduleError(ValueError):
@@ -30,7 +32,7 @@ def parse_cron(text):
 @transaction.atomic
 def create_schedule(name, action, payload, charge_points=(), all_accepted=False, at=None, cron=None, timeout=30):
     """Create a ScheduledCommand and its PeriodicTask; `at` (aware datetime) or `cron` (5 fields)."""
-    check_command(action, payload)
+    check_command(action, render(payload, timezone.now()))
     if (at is None) == (cron is None):
         raise ScheduleError("give a time (--at) or a cron (--cron), not both")
     if not all_accepted and not charge_points:
@@ -59,7 +61,7 @@ def run_scheduled(scheduled_command_id):
     command = ScheduledCommand.objects.get(pk=scheduled_command_id)
     targets = list(command.targets())
     run = ScheduledRun.objects.create(command=command, started_at=timezone.now(), targets=len(targets))
-    results = run_sync(send_to_many, targets, command.action, command.payload, command.timeout)
+    results = run_sync(send_to_many, targets, command.action, render(command.payload, run.started_at), command.timeout)
     ScheduledOutcome.objects.bulk_create(
         ScheduledOutcome(run=run, charge_point=dp, status=outcome.status, response=outcome.response, error=_error_text(outcome)) for dp, outcome in results
     )
@@ -67,6 +69,17 @@ def run_scheduled(scheduled_command_id):
     run.finished_at = timezone.now()
     run.save(update_fields=["answered", "finished_at"])
     return run
+
+
+def render(payload, now):
+    """The payload with every "{now}" string replaced by `now`."""
+    if payload == NOW:
+        return now.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(payload, dict):
+        return {key: render(value, now) for key, value in payload.items()}
+    if isinstance(payload, list):
+        return [render(value, now) for value in payload]
+    return payload
 
 
 def _error_text(outcome):

@@ -2,6 +2,7 @@
 (Celery beat and a worker firing a schedule: tests/test_nodes.py, on Redis.)"""
 import asyncio
 import io
+from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,7 +16,13 @@ from datapoints.schedules import run_scheduled
 from .chargers import CommandCharger, connected_library_charger, create_charge_point, dp_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PEAK = '{"connectorId": 0, "csChargingProfiles": {"chargingProfileId": 1600, "stackLevel": 1, "chargingProfilePurpose": "ChargePointMaxProfile", "chargingProfileKind": "Absolute", "chargingSchedule": {"chargingRateUnit": "A", "duration": 7200, "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8.0}]}}}'
+# The peak-hours rule (README): at 16:00 every day, at most 8 A for two hours on every accepted charger.
+PEAK = (
+    '{"connectorId": 0, "csChargingProfiles": {"chargingProfileId": 1600, "stackLevel": 1, '
+    '"chargingProfilePurpose": "ChargePointMaxProfile", "chargingProfileKind": "Absolute", '
+    '"chargingSchedule": {"startSchedule": "{now}", "duration": 7200, "chargingRateUnit": "A", '
+    '"chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8.0}]}}}'
+)
 
 
 def schedule(*args):
@@ -68,3 +75,21 @@ async def test_a_run_keeps_each_chargers_outcome(server):
     assert outcomes[offline].status == "offline" and "not connected" in outcomes[offline].error
     assert (run.targets, run.answered, run.failed) == (2, 1, 1)
     assert await dp_get(f"{online}.State.LocalListVersion") == 5
+
+
+async def test_peak_hours_run_sends_8_amps_starting_now(server):
+    from django.utils import timezone
+
+    name = await create_charge_point("sched-peak", "Accepted")
+    await sync_to_async(schedule)("--all", "SetChargingProfile", PEAK, "--cron", "0 16 * * *", "--name", "peak")
+    command = await ScheduledCommand.objects.aget(name="peak")
+    async with connected_library_charger(server, "sched-peak", charger_class=CommandCharger) as cp:
+        await cp.boot()
+        before = timezone.now()
+        run = await asyncio.to_thread(run_scheduled, command.id)
+    (action, request), = cp.received
+    schedule_sent = request["cs_charging_profiles"]["charging_schedule"]
+    assert action == "SetChargingProfile" and schedule_sent["charging_schedule_period"] == [{"start_period": 0, "limit": 8.0}]
+    started = datetime.fromisoformat(schedule_sent["start_schedule"])
+    assert before - timedelta(seconds=1) <= started <= timezone.now()
+    assert run.answered == 1 and await dp_get(f"{name}.Commands.SetChargingProfile.Response") == {"status": "Accepted"}
