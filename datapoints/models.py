@@ -23,6 +23,7 @@ class Datapoint(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("send_command", "Can send OCPP commands to charge points")]
         constraints = [
             models.UniqueConstraint(fields=["charge_point", "connector_id"], name="one_dp_per_connector"),
             models.CheckConstraint(
