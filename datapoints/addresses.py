@@ -79,7 +79,10 @@ class RedisAddressBook:
 
             for old in [old for old in self._clients if old.is_closed()]:
                 del self._clients[old]
-            client = self._clients[loop] = redis.asyncio.from_url(self.url)
+            # A pool that waits for a free connection: redis-py's default raises past 100, which a
+            # reconnect storm's claims and releases exceed.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, max_connections=200, timeout=30)
+            client = self._clients[loop] = redis.asyncio.Redis(connection_pool=pool)
         return client
 
     def _ensure_refresher(self):

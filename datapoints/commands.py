@@ -33,10 +33,10 @@ from django.db import transaction
 
 from . import notify
 from .addresses import address_book
-from .charge_points import element_values, find_charge_point
+from .charge_points import find_charge_point
 from .elements import CSMS_ACTIONS
 from .events import publish_changes_sync
-from .models import Datapoint
+from .models import Datapoint, Element
 from .protocol import errors, validation
 from .protocol.results import redacted
 from .writes import write_elements
@@ -79,26 +79,41 @@ def check_command(action, payload):
         raise CommandRefused(f"payload refused by the OCPP 1.6 schema: {exc.description}") from None
 
 
-def _target(charge_point, action, payload):
-    """Database thread: the charge point, the rules, and the Request record."""
-    if isinstance(charge_point, Datapoint):
-        dp = charge_point
-    else:
-        try:
-            dp = find_charge_point(str(charge_point))
-        except Datapoint.DoesNotExist:
-            raise CommandRefused(f"no charge point with name or ClientId {charge_point!r}; see `dp_get` or the admin") from None
+def _prepare(charge_points, action, payload):
+    """Database thread, one trip for any number of targets: resolve each, apply the rules, and
+    record `Commands.<A>.Request` for those that will be sent. -> [Datapoint or CommandRefused]."""
+    targets = [_resolve(charge_point) for charge_point in charge_points]
+    found = [t for t in targets if isinstance(t, Datapoint)]
     if action in NEEDS_ACCEPTED:
-        status = element_values(dp.id, ["State.RegistrationStatus"]).get("State.RegistrationStatus") or "not registered"
-        if status != "Accepted":
-            raise CommandRefused(f"{dp.name} is {status}: {action} goes only to an Accepted charger; approve it first (Config.RegistrationStatus)")
-    _record(dp, action, {"Request": redacted(action, payload), "Error": ""})
-    return dp
+        status = dict(
+            Element.objects.filter(datapoint__in=found, path="State.RegistrationStatus").values_list("datapoint_id", "value")
+        )
+        targets = [_needs_accepted(t, action, status.get(t.id)) if isinstance(t, Datapoint) else t for t in targets]
+    _record([(t, action, {"Request": redacted(action, payload), "Error": ""}) for t in targets if isinstance(t, Datapoint)])
+    return targets
 
 
-def _record(dp, action, leaves):
+def _resolve(charge_point):
+    if isinstance(charge_point, Datapoint):
+        return charge_point
+    try:
+        return find_charge_point(str(charge_point))
+    except Datapoint.DoesNotExist:
+        return CommandRefused(f"no charge point with name or ClientId {charge_point!r}; see `dp_get` or the admin")
+
+
+def _needs_accepted(dp, action, status):
+    if status == "Accepted":
+        return dp
+    return CommandRefused(f"{dp.name} is {status or 'not registered'}: {action} goes only to an Accepted charger; approve it first (Config.RegistrationStatus)")
+
+
+def _record(entries):
+    """[(dp, action, {leaf: value})] in one transaction."""
+    if not entries:
+        return
     with transaction.atomic():
-        changes = write_elements([(dp, f"Commands.{action}.{leaf}", value) for leaf, value in leaves.items()])
+        changes = write_elements([(dp, f"Commands.{action}.{leaf}", value) for dp, action, leaves in entries for leaf, value in leaves.items()])
         transaction.on_commit(lambda: publish_changes_sync(changes))
 
 
@@ -110,13 +125,51 @@ async def send_command_async(charge_point, action, payload, timeout=None):
     timeout = float(timeout or settings.OCPP_CALL_TIMEOUT)
     if not (settings.REDIS_URL or notify.IN_SERVER):
         return await asyncio.to_thread(_send_through_local_api, charge_point, action, payload, timeout)
-    dp = await _in_database_thread(_target)(charge_point, action, payload)
-    outcome, recorded_by_node = await _deliver(dp, action, payload, timeout)
-    if not recorded_by_node:
-        await _in_database_thread(_record)(dp, action, {"Error": f"{outcome.status}: {outcome.error}"})
-    if outcome.status != "answered":
-        log.info("%s %s: %s %s", dp.name, action, outcome.status, outcome.error)
+    ((_dp, outcome),) = await _send([charge_point], action, payload, timeout)
+    if isinstance(outcome, CommandRefused):
+        raise outcome
     return outcome
+
+
+async def send_to_many(charge_points, action, payload, timeout=None, concurrency=500):
+    """The same command to many charge points at once -> [(charge point, Outcome)]. A refusal for
+    one charger (e.g. RemoteStart to a Pending one) becomes its outcome `refused`."""
+    check_command(action, payload)
+    timeout = float(timeout or settings.OCPP_CALL_TIMEOUT)
+    if not (settings.REDIS_URL or notify.IN_SERVER):
+        results = []
+        for dp in charge_points:
+            try:
+                results.append((dp, await send_command_async(dp, action, payload, timeout)))
+            except CommandRefused as exc:
+                results.append((dp, Outcome("refused", error=str(exc))))
+        return results
+    results = await _send(charge_points, action, payload, timeout, concurrency)
+    return [(dp, Outcome("refused", error=str(o)) if isinstance(o, CommandRefused) else o) for dp, o in results]
+
+
+async def _send(charge_points, action, payload, timeout, concurrency=1):
+    """-> [(target, Outcome or CommandRefused)], in the order given; two database trips in all."""
+    targets = await _in_database_thread(_prepare)(charge_points, action, payload)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def deliver(dp):
+        async with limit:
+            return await _deliver(dp, action, payload, timeout)
+
+    sent = iter(await asyncio.gather(*(deliver(t) for t in targets if isinstance(t, Datapoint))))
+    results, failures = [], []
+    for given, target in zip(charge_points, targets):
+        if not isinstance(target, Datapoint):
+            results.append((given, target))
+            continue
+        outcome, recorded_by_node = next(sent)
+        results.append((target, outcome))
+        if not recorded_by_node:
+            failures.append((target, action, {"Error": f"{outcome.status}: {outcome.error}"}))
+            log.info("%s %s: %s %s", target.name, action, outcome.status, outcome.error)
+    await _in_database_thread(_record)(failures)
+    return results
 
 
 async def _deliver(dp, action, payload, timeout):
@@ -140,10 +193,16 @@ async def _deliver(dp, action, payload, timeout):
         await layer.send(record["channel"], message)
     except ChannelFull:
         return Outcome("timeout", error="the node holding the charger is overloaded (its channel is full); retry"), False
+    except Exception as exc:  # Redis itself failed
+        log.exception("could not send %s to %s", action, dp.name)
+        return Outcome("timeout", error=f"the command could not be handed to the node holding the charger ({exc}); retry"), False
     try:
         reply = await asyncio.wait_for(layer.receive(reply_channel), timeout + REPLY_GRACE_SECONDS)
     except asyncio.TimeoutError:
         return Outcome("timeout", error=f"no reply within {timeout + REPLY_GRACE_SECONDS:g} s from the node holding the charger (did it stop?)"), False
+    except Exception as exc:  # Redis itself failed while we waited: the charger may still answer
+        log.exception("lost the reply channel of %s to %s", action, dp.name)
+        return Outcome("timeout", error=f"the reply could not be received ({exc}); see Commands.{action}.Response for the charger's answer"), False
     return Outcome(reply["status"], reply.get("response"), reply.get("error_code", ""), reply.get("error", ""), reply.get("details") or {}), True
 
 
@@ -185,20 +244,6 @@ def send_command(charge_point, action, payload, timeout=None):
     return run_sync(send_command_async, charge_point, action, payload, timeout)
 
 
-async def send_to_many(charge_points, action, payload, timeout=None, concurrency=500):
-    """The same command to many charge points at once -> [(charge point, Outcome)]. A refusal for
-    one charger (e.g. RemoteStart to a Pending one) becomes its outcome `refused`."""
-    check_command(action, payload)
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(dp):
-        async with limit:
-            try:
-                return dp, await send_command_async(dp, action, payload, timeout)
-            except CommandRefused as exc:
-                return dp, Outcome("refused", error=str(exc))
-
-    return await asyncio.gather(*(one(dp) for dp in charge_points))
 
 
 def _send_through_local_api(charge_point, action, payload, timeout):

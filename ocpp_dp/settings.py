@@ -121,7 +121,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, and channels_redis waits
+                # 5 s (BZPOPMIN) for messages: an idle wait would end in TimeoutError and kill a
+                # consumer. Its pools also raise, instead of waiting, past 100 connections.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": env_int("OCPP_REDIS_MAX_CONNECTIONS", 1000)}],
                 # Defaults are 100 messages per channel and 60 s: far too small for a fleet and
                 # too short for a queued command. See docs/decisions/0003-channel-layer.md.
                 "capacity": env_int("OCPP_CHANNEL_CAPACITY", 5000),

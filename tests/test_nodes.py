@@ -188,3 +188,24 @@ async def test_beat_fires_a_scheduled_command_and_the_outcome_is_kept(nodes, cel
     outcome = await run.outcomes.aget()
     assert (outcome.status, outcome.response) == ("answered", {"status": "Accepted"})
     assert (await dp_get(f"{name}.State.LastReset"))["status"] == "Accepted"
+
+
+async def test_an_answer_slower_than_redis_reads_still_arrives(nodes):
+    """redis-py 8 reads with a 5 s timeout by default; channels_redis waits 5 s per BZPOPMIN. Both the
+    caller's wait and node A's idle receive loop must outlast it (settings: socket_timeout)."""
+    from .chargers import RawCharger
+
+    a, _b = nodes
+    name = await create_charge_point("node-slow", "Accepted")
+    charger = await RawCharger.connect(a, "node-slow")
+    try:
+        assert (await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}))[2]["status"] == "Accepted"
+        task = asyncio.create_task(send_command_async(name, "GetLocalListVersion", {}, timeout=15))
+        frame = await charger.recv()
+        await asyncio.sleep(6.5)
+        await charger.send([3, frame[1], {"listVersion": 9}])
+        outcome = await task
+        assert (outcome.status, outcome.response) == ("answered", {"listVersion": 9})
+        assert (await charger.call("Heartbeat", {}, "hb"))[0] == 3  # node A's consumer is alive
+    finally:
+        await charger.close()
