@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from fleet import Charger  # bench/ is on sys.path when this file runs as a script
-from run import free_port, stop, wait_port
+from run import free_port, recreate_database, stop, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench/results"
@@ -97,18 +97,6 @@ class ChargerFleet:
 
 
 # --- servers ------------------------------------------------------------------------------------------
-def recreate_database():
-    import psycopg
-
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DATABASE_URL": DB_URL}
-    env.pop("REDIS_URL", None)
-    subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-
-
 def flush_redis():
     import redis
 
@@ -262,7 +250,7 @@ def main():
     if args.serve_chargers:
         return asyncio.run(serve_chargers(args.serve_chargers[0], int(args.serve_chargers[1])))
     RESULTS.mkdir(exist_ok=True)
-    recreate_database()
+    recreate_database(DB_URL)
     setup_django()
     rounds = asyncio.run(run_rounds(args))
     summary = summarize(rounds, args)

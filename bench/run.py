@@ -46,14 +46,14 @@ def rss_kb(pid):
     return 0
 
 
-def recreate_database():
+def recreate_database(db_url=DB_URL):
     import psycopg
 
-    base, name = DB_URL.rsplit("/", 1)
+    base, name = db_url.rsplit("/", 1)
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DATABASE_URL": DB_URL}
+    env = {**os.environ, "DATABASE_URL": db_url}
     env.pop("REDIS_URL", None)
     subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
 
