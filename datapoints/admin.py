@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Subquery
 from .charge_points import create_charge_point
 from .elements import CHARGE_POINT
 from .commands import CommandRefused, check_command
-from .models import Datapoint, Element, IdTag, MeterSample, ScheduledCommand, ScheduledOutcome, ScheduledRun, Transaction, UnknownChargePoint
+from .models import Datapoint, Element, HookSetting, IdTag, MeterSample, ScheduledCommand, ScheduledOutcome, ScheduledRun, Transaction, UnknownChargePoint
 from .paths import set_value
 
 
@@ -189,3 +189,10 @@ class ScheduledRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(HookSetting)
+class HookSettingAdmin(admin.ModelAdmin):
+    list_display = ("hook", "charge_point", "enabled")
+    list_filter = ("enabled", "hook")
+    list_editable = ("enabled",)

@@ -17,6 +17,7 @@ Without Redis the in-memory channel layer does not cross processes: outside the 
 command goes through the server's local HTTP API (`/api/local/command`), which runs step 3-5.
 """
 import asyncio
+import contextvars
 import json
 import logging
 import threading
@@ -43,8 +44,10 @@ from .writes import write_elements
 
 log = logging.getLogger(__name__)
 REPLY_GRACE_SECONDS = 5  # how much longer than the charger's timeout we wait for the node's reply
-EXIT_CODES = {"answered": 0, "error": 2, "invalid": 2, "timeout": 3, "offline": 4, "refused": 1}
+EXIT_CODES = {"answered": 0, "error": 2, "invalid": 2, "timeout": 3, "offline": 4, "refused": 1, "queued": 0}
 NEEDS_ACCEPTED = {"RemoteStartTransaction", "RemoteStopTransaction"}
+# Inside a request hook: a list that collects send_command calls, sent after the hook's answer.
+FOLLOW_UPS = contextvars.ContextVar("ocpp_follow_ups", default=None)
 
 
 class CommandRefused(ValueError):
@@ -53,7 +56,7 @@ class CommandRefused(ValueError):
 
 @dataclass
 class Outcome:
-    status: str  # answered | error | invalid | timeout | offline (| refused, from send_to_many)
+    status: str  # answered | error | invalid | timeout | offline (| refused: send_to_many; queued: in a hook)
     response: dict = None
     error_code: str = ""
     error: str = ""
@@ -178,7 +181,7 @@ async def _deliver(dp, action, payload, timeout):
     if record is None:
         return Outcome("offline", error=f"{dp.name} ({dp.client_id}) is not connected"), False
     layer = get_channel_layer()
-    reply_channel = await layer.new_channel("ocpp.reply.")
+    reply_channel = await layer.new_channel()  # "specific.": the receive loop the consumers already run (channels_redis serves one prefix at a time)
     correlation_id = uuid.uuid4().hex
     message = {
         "type": "ocpp.command",
@@ -240,7 +243,14 @@ def run_sync(coroutine_function, *args):
 
 
 def send_command(charge_point, action, payload, timeout=None):
-    """Synchronous send_command_async; not for use inside a running event loop."""
+    """Synchronous send_command_async; not for use inside a running event loop. Inside a request
+    hook the command is checked, queued, and sent after the hook's answer: Outcome("queued")."""
+    follow_ups = FOLLOW_UPS.get()
+    if follow_ups is not None:
+        check_command(action, payload)
+        name = charge_point.name if isinstance(charge_point, Datapoint) else str(charge_point)
+        follow_ups.append({"charge_point": name, "action": action, "payload": payload, "timeout": timeout})
+        return Outcome("queued")
     return run_sync(send_command_async, charge_point, action, payload, timeout)
 
 

@@ -35,6 +35,11 @@ GROUPED = {
 
 def _grouped_row(dp_type, prefix):
     actions = ", ".join(sorted({p.split(".")[1] for p in ELEMENTS[dp_type] if p.startswith(prefix + ".")}))
+    if prefix == "Requests":
+        return (
+            f"| `{prefix}.<Action>.Request` / `.Response` / `.Error` / `.HookError` | json / json / string / json | no | Error, HookError | "
+            f"{GROUPED[prefix]}; HookError: why the action's hook answer was not used (docs/hooks.md): {actions}. |"
+        )
     return f"| `{prefix}.<Action>.Request` / `.Response` / `.Error` | json / json / string | no | Error only | {GROUPED[prefix]}: {actions}. |"
 
 

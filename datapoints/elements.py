@@ -136,6 +136,8 @@ def _request_elements(actions, prefix, direction):
         yield Element(f"{prefix}.{action}.Request", JSON, f"Last {action} {direction}, as JSON text; its time is the change time.", history=False)
         yield Element(f"{prefix}.{action}.Response", JSON, f"Answer to the last {action}, as JSON text; its time is the change time.", history=False)
         yield Element(f"{prefix}.{action}.Error", STR, f"Why the last {action} was not answered normally (error code and text), empty when it was.", history=True)
+        if prefix == "Requests":
+            yield Element(f"{prefix}.{action}.HookError", JSON, f"Why the {action} hook's answer was not used (hook, error, traceback, rejected answer, seconds); empty after its next success.", history=True)
 
 
 def _status_elements():

@@ -225,3 +225,18 @@ class ScheduledOutcome(models.Model):
 
     class Meta:
         ordering = ["charge_point__name"]
+
+
+class HookSetting(models.Model):
+    """Turns a hook on or off, for one charge point or (charge_point empty) for all. A charge
+    point's own row wins over the row for all; with no row at all, a loaded hook is on."""
+
+    hook = models.CharField(max_length=200, help_text="module.function, as `manage.py hooks list` shows it")
+    charge_point = models.ForeignKey(Datapoint, null=True, blank=True, on_delete=models.CASCADE, limit_choices_to={"dp_type": CHARGE_POINT})
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hook", "charge_point"], name="one_setting_per_hook_and_cp")]
+
+    def __str__(self):
+        return f"{self.hook} {'on' if self.enabled else 'off'} for {self.charge_point or 'all'}"

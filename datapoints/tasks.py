@@ -1,6 +1,8 @@
 """Celery tasks (`celery -A ocpp_dp worker`). Commands go through datapoints.commands.send_command,
 whose synchronous form keeps one event loop per worker process."""
 from celery import shared_task
+from celery.signals import worker_init, worker_shutdown
+from django.conf import settings
 
 from . import connections
 from .commands import CommandRefused, send_command
@@ -26,3 +28,37 @@ def run_scheduled_command(scheduled_command_id):
 
     run = run_scheduled(scheduled_command_id)
     return {"targets": run.targets, "answered": run.answered}
+
+
+@worker_init.connect
+def load_hooks(**_kwargs):
+    """A worker loads the hook modules and tells Daphne which request hooks exist."""
+    from . import hook_runner, hooks
+
+    hooks.load_hook_modules()
+    if settings.REDIS_URL:
+        hook_runner.publish_registry()
+
+
+@shared_task(
+    name="datapoints.tasks.run_request_hook",
+    ignore_result=True,
+    soft_time_limit=settings.OCPP_HOOK_TIMEOUT + 1,
+    time_limit=settings.OCPP_HOOK_TIMEOUT + 5,
+)
+def run_request_hook(action, request, dp_id, default, reply_channel, correlation_id):
+    from channels.layers import get_channel_layer
+
+    from .commands import run_sync
+    from .hook_runner import run_hook
+
+    result = run_hook(action, request, dp_id, default)
+    run_sync(get_channel_layer().send, reply_channel, {"type": "ocpp.hook.result", "correlation_id": correlation_id, "result": result})
+
+
+@worker_shutdown.connect
+def unpublish_hooks(**_kwargs):
+    if settings.REDIS_URL:
+        from .hook_runner import unpublish_registry
+
+        unpublish_registry()

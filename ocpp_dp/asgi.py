@@ -21,6 +21,13 @@ import datapoints.notify  # noqa: E402
 
 datapoints.notify.IN_SERVER = True
 
+from django.conf import settings  # noqa: E402
+
+if not settings.REDIS_URL:  # no Celery worker: hooks run in this process (with Redis, in workers)
+    from datapoints.hooks import load_hook_modules  # noqa: E402
+
+    load_hook_modules()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

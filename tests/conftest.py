@@ -128,6 +128,31 @@ def closed_server(servers, transactional_db, settings):
     yield from _serving(servers, settings, OCPP_AUTO_CREATE_CHARGE_POINTS=0)
 
 
+def start_celery(tmp_path, *args, ready, env=None):
+    """A real Celery process (`worker` or `beat`) on this test database and REDIS_URL."""
+    from django.db import connection
+
+    full_env = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "PYTHONUNBUFFERED": "1", **(env or {})}
+    log_path = tmp_path / f"celery-{args[0]}.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ocpp_dp", *args, "--loglevel", "INFO"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while ready not in log_path.read_text():
+        if process.poll() is not None or time.time() > deadline:
+            process.kill()
+            raise RuntimeError(f"celery {args[0]} did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+    return process
+
+
+def stop_process(process):
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @pytest.fixture(autouse=True)
 def _clean_redis():
     url = os.environ.get("REDIS_URL")
@@ -139,4 +164,5 @@ def _clean_redis():
             client.delete(key)
         for key in client.scan_iter(":1:ocpp:authfail:*"):
             client.delete(key)
+        client.delete("ocpp:hooks")  # the request-hook registry a test's worker published
     yield

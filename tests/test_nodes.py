@@ -5,8 +5,6 @@ import asyncio
 import io
 import os
 import signal
-import subprocess
-import sys
 import time
 import json
 import urllib.request
@@ -19,7 +17,7 @@ from datapoints.commands import send_command_async
 from datapoints.notify import local_api_token
 
 from .chargers import CommandCharger, answer_json, connected_library_charger, create_charge_point, dp_get, eventually
-from .conftest import ROOT, Server, _database_url
+from .conftest import Server, start_celery, stop_process
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -104,42 +102,18 @@ async def test_a_dead_node_does_not_leave_chargers_connected(nodes, tmp_path):
         doomed.stop()
 
 
-def start_celery(tmp_path, *args, ready):
-    from django.db import connection
-
-    env = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path / f"celery-{args[0]}.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ocpp_dp", *args, "--loglevel", "INFO"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while ready not in log_path.read_text():
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            raise RuntimeError(f"celery {args[0]} did not start: {log_path.read_text()[-2000:]}")
-        time.sleep(0.2)
-    return process
-
-
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture
 def celery_worker(nodes, tmp_path):
     worker = start_celery(tmp_path, "worker", "--pool", "solo", "--without-gossip", "--without-mingle", ready="ready.")
     yield worker
-    stop(worker)
+    stop_process(worker)
 
 
 @pytest.fixture
 def celery_beat(celery_worker, tmp_path):
     beat = start_celery(tmp_path, "beat", "--max-interval", "1", "--pidfile", str(tmp_path / "beat.pid"), ready="beat: Starting")
     yield beat
-    stop(beat)
+    stop_process(beat)
 
 
 async def test_a_celery_task_sends_a_command(nodes, celery_worker):

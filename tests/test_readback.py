@@ -49,6 +49,8 @@ NEVER_REFUSED_ACTIONS = (
 NOT_WRITTEN_BY_SESSION = {
     **{(CHARGE_POINT, f"Requests.{action}.Error"): "its handler never refuses a call, and a clean call does not write Error"
        for action in NEVER_REFUSED_ACTIONS},
+    **{(CHARGE_POINT, f"Requests.{action}.HookError"): "no hooks are loaded in this session (tests/test_hooks.py covers them)"
+       for action in NEVER_REFUSED_ACTIONS + ("StopTransaction",)},
 }
 
 

@@ -16,7 +16,9 @@ from django.conf import settings
 
 from ..addresses import address_book, new_epoch
 from ..charge_points import element_values
+from ..commands import send_command_async
 from ..connections import disconnected_writes, ensure_sweeper
+from ..hook_runner import ensure_cache_refresher
 from ..recorder import get_recorder
 from . import dispatch, framing, handshake
 from .outbox import Outbox, Outgoing
@@ -62,6 +64,7 @@ class ChargePointConsumer(AsyncConsumer):
             await self.channel_layer.send(previous["channel"], {"type": "cp.takeover", "epoch": previous["epoch"]})
         await get_recorder().submit(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""))
         ensure_sweeper()
+        ensure_cache_refresher()
         await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if offered else None})
 
     def _connected_writes(self, decision, remote, subprotocol):
@@ -114,9 +117,18 @@ class ChargePointConsumer(AsyncConsumer):
         except framing.FrameError as exc:
             return await self._send_text(framing.call_error(exc.unique_id, exc.error))
         if isinstance(frame, framing.Call):
-            await self._send_text(await dispatch.answer(self.session, frame))
+            follow_ups = []
+            await self._send_text(await dispatch.answer(self.session, frame, follow_ups))
+            for command in follow_ups:  # a hook's commands go after its answer, never before
+                asyncio.get_running_loop().create_task(self._follow_up(command))
         elif not await self.outbox.resolve(frame):
             await self._bad_frame(f"answer to {frame.unique_id!r}, which was never asked or already timed out", text)
+
+    async def _follow_up(self, command):
+        try:
+            await send_command_async(command["charge_point"], command["action"], command["payload"], command.get("timeout"))
+        except Exception:
+            log.exception("%s: a hook's follow-up %s failed", self.session.client_id, command["action"])
 
     async def _bad_frame(self, why, text=""):
         self.session.bad_frames += 1

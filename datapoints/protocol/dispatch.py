@@ -9,6 +9,7 @@
 """
 import logging
 
+from .. import hook_runner
 from ..elements import CSMS_ACTIONS
 from ..recorder import get_recorder
 from . import errors, framing, validation
@@ -62,13 +63,16 @@ def _unit(session, call):
     return run
 
 
-async def answer(session, call):
-    """The text frame that answers `call`."""
+async def answer(session, call, follow_ups=None):
+    """The text frame that answers `call`. Commands a hook asked for are appended to `follow_ups`,
+    for the consumer to send after this answer."""
     try:
         _refuse_early(session, call.action)
         validation.validate(call.action, call.payload)
         check_call(call.action, call.payload, session.max_connector)
         result = await get_recorder().submit(_unit(session, call))
+        if not isinstance(result, errors.CallError) and hook_runner.hook_for(call.action, session.cp.id):
+            result = await _hooked(session, call, result, follow_ups)
     except errors.CallError as exc:
         return framing.call_error(call.unique_id, exc)
     except Exception:
@@ -77,3 +81,21 @@ async def answer(session, call):
     if isinstance(result, errors.CallError):
         return framing.call_error(call.unique_id, result)
     return framing.call_result(call.unique_id, result)
+
+
+async def _hooked(session, call, default, follow_ups):
+    """The hook's answer (or the default, on failure), recorded in Requests.<Action>.*."""
+    answer, failure, commands = await hook_runner.answer_with_hook(session, call.action, call.payload, default)
+    cp, action = session.cp, call.action
+    clear = failure is None and action in session.hook_failed_actions
+    (session.hook_failed_actions.add if failure else session.hook_failed_actions.discard)(action)
+
+    def run(work):
+        work.set(cp, f"Requests.{action}.Response", answer)
+        if failure or clear:
+            work.set(cp, f"Requests.{action}.HookError", failure or "")
+
+    await get_recorder().submit(run)
+    if follow_ups is not None:
+        follow_ups.extend(commands)
+    return answer

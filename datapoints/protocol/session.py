@@ -16,6 +16,7 @@ class ChargerSession:
         self.connectors = {}
         self.known_connector_count = 0
         self.errored_actions = set()  # actions whose Requests.<A>.Error is not empty
+        self.hook_failed_actions = set()  # actions whose Requests.<A>.HookError is not empty
         self.bad_frames = 0
 
     @property

@@ -1,0 +1,197 @@
+"""Running request hooks with a hard deadline, and falling back to the built-in answer.
+
+With REDIS_URL a Celery worker runs the hook (`datapoints.tasks.run_request_hook`) and sends the
+result to the consumer's reply channel; without it, a thread pool in this process runs it. Either
+way the consumer waits at most OCPP_HOOK_TIMEOUT. On a timeout, an exception, or an answer the 1.6
+schema refuses, the default answer goes out, and `Requests.<Action>.HookError` records the hook,
+the error, the traceback and the rejected answer. Workers publish which hooks they loaded in Redis
+(`ocpp:hooks`), so Daphne needs no hook code: loading new hooks needs only a worker restart.
+"""
+import asyncio
+import json
+import logging
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+
+from . import commands, hooks
+from .protocol import errors, validation
+
+log = logging.getLogger(__name__)
+SETTINGS_TTL = 5.0
+REGISTRY_KEY = "ocpp:hooks"
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ocpp-hook")
+
+
+# --- which hook applies (Daphne side) --------------------------------------------------------------
+class _Cache:
+    def __init__(self):
+        self.loaded_at = -1e9
+        self.registry = {}  # action -> hook name
+        self.settings = {}  # (hook, dp_id or None) -> enabled
+
+
+_cache = _Cache()
+
+
+def hook_for(action, dp_id):
+    """The name of the hook to run for `action` on the charge point `dp_id`, or None. From memory:
+    the cache is refreshed every SETTINGS_TTL seconds by `ensure_cache_refresher`."""
+    name = _cache.registry.get(action)
+    if name is None:
+        return None
+    enabled = _cache.settings.get((name, dp_id), _cache.settings.get((name, None), True))
+    return name if enabled else None
+
+
+_refresher = None
+
+
+def ensure_cache_refresher():
+    global _refresher
+    if _refresher is None or _refresher.done():
+        _refresher = asyncio.get_running_loop().create_task(_refresh_forever())
+
+
+async def _refresh_forever():
+    from channels.db import database_sync_to_async
+
+    while True:
+        try:
+            await database_sync_to_async(_reload)()
+        except Exception:
+            log.exception("could not reload the hook registry and settings")
+        await asyncio.sleep(SETTINGS_TTL)
+
+
+def _reload():
+    from .models import HookSetting
+
+    _cache.registry = _registry()
+    _cache.settings = {(s.hook, s.charge_point_id): s.enabled for s in HookSetting.objects.all()}
+    _cache.loaded_at = time.monotonic()
+
+
+def _registry():
+    if not settings.REDIS_URL:
+        return {action: hook.name for action, hook in hooks.REQUEST_HOOKS.items()}
+    import redis
+
+    raw = redis.from_url(settings.REDIS_URL).get(REGISTRY_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def publish_registry():
+    """Worker side: tell Daphne processes which request hooks this code base has."""
+    import redis
+
+    registry = {action: hook.name for action, hook in hooks.REQUEST_HOOKS.items()}
+    redis.from_url(settings.REDIS_URL).set(REGISTRY_KEY, json.dumps(registry))
+    return registry
+
+
+def unpublish_registry():
+    import redis
+
+    redis.from_url(settings.REDIS_URL).delete(REGISTRY_KEY)
+
+
+# --- running one hook (worker or thread) ----------------------------------------------------------
+def run_hook(action, request, dp_id, default):
+    """-> {"answer": dict or None, "failure": dict or None, "follow_ups": [...]}. Never raises."""
+    from .models import Datapoint
+
+    hook = hooks.REQUEST_HOOKS.get(action)
+    result = {"answer": None, "failure": None, "follow_ups": []}
+    if hook is None:
+        result["failure"] = {"hook": None, "error": f"no {action} hook is loaded in this worker"}
+        return result
+    token = commands.FOLLOW_UPS.set(result["follow_ups"])
+    answer = None
+    try:
+        view = hooks.ChargePointView(Datapoint.objects.get(pk=dp_id), default)
+        answer = hook.function(dict(request), view)
+        if not isinstance(answer, dict):
+            raise TypeError(f"returned {type(answer).__name__}, not a dict (the response payload)")
+        validation.validate(action, answer, response=True)
+        result["answer"] = answer
+    except errors.CallError as exc:
+        result["failure"] = _failure(hook, f"the answer breaks the 1.6 schema: {exc.description}", "", answer)
+    except BaseException as exc:  # noqa: B036 - a hook's SoftTimeLimitExceeded too
+        result["failure"] = _failure(hook, f"{type(exc).__name__}: {exc}", traceback.format_exc(), answer)
+    finally:
+        commands.FOLLOW_UPS.reset(token)
+    if result["failure"]:
+        result["follow_ups"] = []  # a failed hook's follow-ups are dropped with its answer
+    return result
+
+
+def _failure(hook, error, trace, rejected):
+    try:
+        json.dumps(rejected)
+    except (TypeError, ValueError):
+        rejected = repr(rejected)
+    return {"hook": hook.name, "error": error, "traceback": trace, "rejected_answer": rejected}
+
+
+# --- the consumer's side ---------------------------------------------------------------------------
+async def answer_with_hook(session, action, request, default):
+    """(answer, failure or None, follow_ups): the hook's answer within the deadline, else the default."""
+    started = time.monotonic()
+    deadline = settings.OCPP_HOOK_TIMEOUT
+    try:
+        if settings.REDIS_URL:
+            result = await _in_worker(action, request, session.cp.id, default, deadline)
+        else:
+            loop = asyncio.get_running_loop()
+            result = await asyncio.wait_for(loop.run_in_executor(_pool, _run_in_thread, action, request, session.cp.id, default), deadline)
+    except asyncio.TimeoutError:
+        failure = {"hook": _hook_name(action), "error": f"no answer within OCPP_HOOK_TIMEOUT ({deadline:g} s)", "traceback": "", "rejected_answer": None}
+        result = {"answer": None, "failure": failure, "follow_ups": []}
+    failure = result["failure"]
+    if failure:
+        failure["seconds"] = round(time.monotonic() - started, 3)
+        log.warning(
+            "%s %s hook %s failed, default answer sent: %s; rejected answer: %.300r\n%s",
+            session.client_id, action, failure.get("hook"), failure["error"], failure.get("rejected_answer"), failure.get("traceback", ""),
+        )
+        return default, failure, []
+    answer = result["answer"]
+    if action == "StartTransaction":  # the id comes from our database, whatever the hook says
+        answer = {**answer, "transactionId": default["transactionId"]}
+    return answer, None, result["follow_ups"]
+
+
+def _hook_name(action):
+    if settings.REDIS_URL:
+        return _cache.registry.get(action)
+    hook = hooks.REQUEST_HOOKS.get(action)
+    return hook.name if hook else None
+
+
+def _run_in_thread(action, request, dp_id, default):
+    from django.db import close_old_connections
+
+    close_old_connections()
+    try:
+        return run_hook(action, request, dp_id, default)
+    finally:
+        close_old_connections()
+
+
+async def _in_worker(action, request, dp_id, default, deadline):
+    from channels.layers import get_channel_layer
+
+    from .tasks import run_request_hook
+
+    layer = get_channel_layer()
+    reply_channel = await layer.new_channel()  # "specific.": the receive loop the consumers already run (channels_redis serves one prefix at a time)
+    run_request_hook.apply_async(
+        kwargs={"action": action, "request": request, "dp_id": dp_id, "default": default, "reply_channel": reply_channel, "correlation_id": uuid.uuid4().hex},
+        expires=deadline,
+    )
+    message = await asyncio.wait_for(layer.receive(reply_channel), deadline)
+    return message["result"]
