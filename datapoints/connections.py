@@ -7,10 +7,8 @@ every charge point whose State.Connected is true but whose address record is gon
 process sweeps every OCPP_SWEEP_INTERVAL seconds, and Celery beat runs it too, so the elements are
 corrected even when every node is down.
 """
-import asyncio
 import logging
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +17,7 @@ from .addresses import address_book
 from .elements import CHARGE_POINT
 from .events import publish_changes_sync
 from .models import Element
+from .periodic import ensure_periodic
 from .writes import DpRef, write_elements
 
 log = logging.getLogger(__name__)
@@ -59,20 +58,6 @@ def sweep():
     return swept
 
 
-_sweeper = None
-
-
 def ensure_sweeper():
     """Start this process's periodic sweep (called when the first charger connects)."""
-    global _sweeper
-    if _sweeper is None or _sweeper.done():
-        _sweeper = asyncio.get_running_loop().create_task(_sweep_forever())
-
-
-async def _sweep_forever():
-    while True:
-        await asyncio.sleep(settings.OCPP_SWEEP_INTERVAL)
-        try:
-            await database_sync_to_async(sweep)()
-        except Exception:
-            log.exception("sweep of stale connections failed")
+    ensure_periodic("sweep", settings.OCPP_SWEEP_INTERVAL, sweep)

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 
 from . import commands, hooks
+from .periodic import ensure_periodic
 from .protocol import errors, validation
 
 log = logging.getLogger(__name__)
@@ -47,24 +48,8 @@ def hook_for(action, dp_id):
     return name if enabled else None
 
 
-_refresher = None
-
-
 def ensure_cache_refresher():
-    global _refresher
-    if _refresher is None or _refresher.done():
-        _refresher = asyncio.get_running_loop().create_task(_refresh_forever())
-
-
-async def _refresh_forever():
-    from channels.db import database_sync_to_async
-
-    while True:
-        try:
-            await database_sync_to_async(_reload)()
-        except Exception:
-            log.exception("could not reload the hook registry and settings")
-        await asyncio.sleep(SETTINGS_TTL)
+    ensure_periodic("hook-cache", SETTINGS_TTL, _reload, run_first=True)
 
 
 def _reload():

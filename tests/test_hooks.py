@@ -17,32 +17,27 @@ TIMEOUT = 1.0
 ON_REDIS = bool(os.environ.get("REDIS_URL"))
 
 
-def _hooked_server(servers, settings, tmp_path, modules):
-    env = {"OCPP_HOOK_MODULES": modules, "OCPP_HOOK_TIMEOUT": TIMEOUT, "OCPP_AUTO_CREATE_CHARGE_POINTS": 1, "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted"}
-    srv = servers(**env)
-    settings.OCPP_LOCAL_API_URL = srv.http
-    worker = None
-    if ON_REDIS:
-        worker = start_celery(tmp_path, "worker", "--concurrency", "2", "--without-gossip", "--without-mingle", ready="ready.", env={k: str(v) for k, v in env.items()})
-    return srv, worker
+def _hooked(modules):
+    """A fixture: a server (and, on Redis, a Celery worker) with these hook modules."""
+
+    @pytest.fixture
+    def fixture(servers, transactional_db, settings, tmp_path):
+        env = {"OCPP_HOOK_MODULES": modules, "OCPP_HOOK_TIMEOUT": TIMEOUT, "OCPP_AUTO_CREATE_CHARGE_POINTS": 1, "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted"}
+        srv = servers(**env)
+        settings.OCPP_LOCAL_API_URL = srv.http
+        worker = None
+        if ON_REDIS:
+            worker = start_celery(tmp_path, "worker", "--concurrency", "2", "--without-gossip", "--without-mingle", ready="ready.", env={k: str(v) for k, v in env.items()})
+        yield srv
+        if worker:
+            stop_process(worker)
+        _settle()
+
+    return fixture
 
 
-@pytest.fixture
-def hooked(servers, transactional_db, settings, tmp_path):
-    srv, worker = _hooked_server(servers, settings, tmp_path, "tests.hooks_for_tests")
-    yield srv
-    if worker:
-        stop_process(worker)
-    _settle()
-
-
-@pytest.fixture
-def examples(servers, transactional_db, settings, tmp_path):
-    srv, worker = _hooked_server(servers, settings, tmp_path, "datapoints.hook_examples")
-    yield srv
-    if worker:
-        stop_process(worker)
-    _settle()
+hooked = _hooked("tests.hooks_for_tests")
+examples = _hooked("datapoints.hook_examples")
 
 
 async def _charger(server, client_id):
