@@ -28,6 +28,12 @@ def _nobody_listens(layer):
 
 
 async def publish_changes(changes):
+    from .change_hooks import dispatch
+
+    try:
+        await dispatch(changes)
+    except Exception:  # a hook that cannot be started must never fail a stored write
+        log.exception("could not start change hooks for %d changes", len(changes))
     layer = get_channel_layer()
     if layer is None or not changes or _nobody_listens(layer):
         return

@@ -1,9 +1,10 @@
 """Working examples from docs/hooks.md (tests/test_hooks.py runs them). Load them with
 OCPP_HOOK_MODULES=datapoints.hook_examples, or copy one into your own module."""
+import logging
 from datetime import datetime, timezone
 
 from datapoints.commands import send_command
-from datapoints.hooks import request_hook
+from datapoints.hooks import on_change, request_hook
 
 # --- an RFID allow-list with expiry -------------------------------------------------------------
 ALLOWED = {
@@ -54,3 +55,19 @@ def limit_fleet_sessions(request, cp):
         }
         send_command(cp.name, "SetChargingProfile", {"connectorId": request["connectorId"], "csChargingProfiles": profile})
     return answer
+
+
+# --- a notification when charging finishes, with the session's kWh -----------------------------------
+notifications = logging.getLogger("site.notifications")
+
+
+@on_change("_OCPP_1_6_Connector.Status.status", to="Finishing")
+def charging_finished(dp, old, new):
+    from datapoints.models import MeterSample
+
+    transaction_id = dp["Transaction.Start.transactionId"]
+    readings = MeterSample.objects.filter(transaction_id=transaction_id, measurand="Energy.Active.Import.Register", value_number__isnull=False)
+    last = readings.order_by("-id").values_list("value_number", flat=True).first()
+    stop = dp["Transaction.Stop.meterStop"] if dp["Transaction.Stop.transactionId"] == transaction_id else None
+    wh = (stop if stop is not None else last or 0) - (dp["Transaction.Start.meterStart"] or 0)
+    notifications.warning("Charging finished on %s (transaction %s): %.2f kWh", dp.name, transaction_id, wh / 1000)

@@ -32,6 +32,7 @@ class _Cache:
     def __init__(self):
         self.loaded_at = -1e9
         self.registry = {}  # action -> hook name
+        self.watched = set()  # "<type>.<path>" with change hooks
         self.settings = {}  # (hook, dp_id or None) -> enabled
 
 
@@ -52,28 +53,46 @@ def ensure_cache_refresher():
     ensure_periodic("hook-cache", SETTINGS_TTL, _reload, run_first=True)
 
 
+def watched_changes():
+    """The "<type>.<path>" elements that change hooks watch (from the last refresh)."""
+    if _cache.loaded_at < 0 and settings.REDIS_URL:  # a process without the refresher (CLI)
+        _cache.registry, _cache.watched = _registry()
+        _cache.loaded_at = time.monotonic()
+    return _cache.watched
+
+
 def _reload():
     from .models import HookSetting
 
-    _cache.registry = _registry()
+    _cache.registry, _cache.watched = _registry()
     _cache.settings = {(s.hook, s.charge_point_id): s.enabled for s in HookSetting.objects.all()}
     _cache.loaded_at = time.monotonic()
 
 
-def _registry():
-    if not settings.REDIS_URL:
-        return {action: hook.name for action, hook in hooks.REQUEST_HOOKS.items()}
-    import redis
+def _local_registry():
+    return {
+        "request": {action: hook.name for action, hook in hooks.REQUEST_HOOKS.items()},
+        "change": sorted({f"{h.dp_type}.{h.path}" for h in hooks.CHANGE_HOOKS}),
+    }
 
-    raw = redis.from_url(settings.REDIS_URL).get(REGISTRY_KEY)
-    return json.loads(raw) if raw else {}
+
+def _registry():
+    """({action: request hook name}, {watched "<type>.<path>"})."""
+    if settings.REDIS_URL:
+        import redis
+
+        raw = redis.from_url(settings.REDIS_URL).get(REGISTRY_KEY)
+        registry = json.loads(raw) if raw else {}
+    else:
+        registry = _local_registry()
+    return registry.get("request", {}), set(registry.get("change", []))
 
 
 def publish_registry():
-    """Worker side: tell Daphne processes which request hooks this code base has."""
+    """Worker side: tell Daphne processes which hooks this code base has."""
     import redis
 
-    registry = {action: hook.name for action, hook in hooks.REQUEST_HOOKS.items()}
+    registry = _local_registry()
     redis.from_url(settings.REDIS_URL).set(REGISTRY_KEY, json.dumps(registry))
     return registry
 

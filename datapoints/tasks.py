@@ -62,3 +62,15 @@ def unpublish_hooks(**_kwargs):
         from .hook_runner import unpublish_registry
 
         unpublish_registry()
+
+
+@shared_task(
+    name="datapoints.tasks.run_change_hooks",
+    ignore_result=True,
+    soft_time_limit=settings.OCPP_HOOK_TIMEOUT * 4,
+    time_limit=settings.OCPP_HOOK_TIMEOUT * 4 + 5,
+)
+def run_change_hooks(changes):
+    from .change_hooks import run
+
+    run(changes)

@@ -27,6 +27,7 @@ class Change(NamedTuple):
     path: str
     value: object
     changed_at: str
+    dp_type: str = ""
 
 
 def ref(datapoint):
@@ -48,7 +49,7 @@ def write_elements(writes, now=None):
         latest[(dp.id, path)] = value
         if spec.history:
             history.append((dp.id, path, value))
-        changes.append(Change(dp.name, path, value, stamp))
+        changes.append(Change(dp.name, path, value, stamp, dp.dp_type))
     if not latest:
         return changes
     if connection.vendor == "postgresql":

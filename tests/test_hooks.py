@@ -112,7 +112,7 @@ async def _reads(path, value):
     return await dp_get(path) == value
 
 
-async def test_example_hooks_from_the_guide(examples):
+async def test_example_hooks_from_the_guide(examples, tmp_path):
     name = await create_charge_point("hook-ex", "Accepted")
     async with connected_library_charger(examples, "hook-ex", charger_class=CommandCharger) as cp:
         await cp.boot()
@@ -130,8 +130,19 @@ async def test_example_hooks_from_the_guide(examples):
         assert (tariff.status, tariff.data) == ("Accepted", "0.32 EUR/kWh")
         other = await cp.call(call.DataTransfer(vendor_id="acme", message_id="x"), suppress=False)
         assert other.status == "UnknownVendorId"
-        start = await cp.call(call.StartTransaction(connector_id=1, id_tag="FLEET-9", meter_start=0, timestamp="2026-11-21T10:00:00Z"), suppress=False)
+        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"), suppress=False)
+        start = await cp.call(call.StartTransaction(connector_id=1, id_tag="FLEET-9", meter_start=1000, timestamp="2026-11-21T10:00:00Z"), suppress=False)
         await eventually(lambda: cp.received, timeout=5)
+        energy = [{"timestamp": "2026-11-21T10:30:00Z", "sampledValue": [{"value": "4500", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]
+        await cp.call(call.MeterValues(connector_id=1, transaction_id=start.transaction_id, meter_value=energy), suppress=False)
+        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Finishing"), suppress=False)
+        expected = f"Charging finished on {name}-1 (transaction {start.transaction_id}): 3.50 kWh"
+
+        def notified():
+            worker_logs = "".join(p.read_text() for p in tmp_path.glob("celery-*.log"))
+            return expected in examples.logs() + worker_logs
+
+        await eventually(notified, timeout=10)
     (action, request), = cp.received
     profile = request["cs_charging_profiles"]
     assert action == "SetChargingProfile" and profile["transaction_id"] == start.transaction_id
@@ -141,7 +152,7 @@ async def test_example_hooks_from_the_guide(examples):
 
 def test_the_guide_shows_the_tested_examples():
     guide = (ROOT / "docs/hooks.md").read_text()
-    for function in (hook_examples.rfid_allow_list, hook_examples.go_e_tariff, hook_examples.limit_fleet_sessions):
+    for function in (hook_examples.rfid_allow_list, hook_examples.go_e_tariff, hook_examples.limit_fleet_sessions, hook_examples.charging_finished):
         assert inspect.getsource(function) in guide, function.__name__
 
 
@@ -175,3 +186,29 @@ def test_hooks_check_list_and_try():
     assert out.strip() == '{"status": "Accepted", "data": "0.32 EUR/kWh"}'
     with pytest.raises(CommandError, match="breaks the 1.6 schema"):
         run_hooks_cli("try", "DataTransfer", '{"messageId": "x"}', "--cp", "try-1", "--modules", "datapoints.hook_examples")
+
+
+def test_change_hooks_filter_on_old_and_new_values():
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from datapoints import change_hooks, hooks
+    from datapoints.charge_points import find_charge_point
+    from datapoints.writes import write_elements
+
+    seen = []
+    call_command("dp_create", "chg-1", "--status", "Accepted", stdout=__import__("io").StringIO())
+    cp = find_charge_point("chg-1")
+    try:
+        @hooks.on_change("_OCPP_1_6_ChargePoint.Status.status", to="Faulted", from_="Charging")
+        def faulted_while_charging(dp, old, new):
+            seen.append((dp.name, old, new))
+
+        history = []
+        for status in ("Charging", "Faulted", "Faulted", "Available", "Faulted"):
+            history += write_elements([(cp, "Status.status", status)], timezone.now())
+        change_hooks.run([list(change) for change in history])
+    finally:
+        hooks.CHANGE_HOOKS[:] = [h for h in hooks.CHANGE_HOOKS if h.function is not faulted_while_charging]
+    # Charging -> Faulted fires; Faulted again changes nothing; Available -> Faulted is not from Charging.
+    assert seen == [(cp.name, "Charging", "Faulted")]
