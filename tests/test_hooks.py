@@ -13,7 +13,7 @@ from .chargers import CommandCharger, RawCharger, connected_library_charger, cre
 from .conftest import ROOT, _settle, start_celery, stop_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
-TIMEOUT = 1.0
+TIMEOUT = 2.0  # the deadline under test; generous so a loaded CI machine does not turn hook answers into fallbacks
 ON_REDIS = bool(os.environ.get("REDIS_URL"))
 
 
@@ -67,7 +67,7 @@ async def test_a_hook_decides_and_failures_fall_back_in_time(hooked):
         for tag, error in [("HANG", "no answer within"), ("RAISE", "RuntimeError: the tariff server is down"), ("NONE", "not a dict"), ("LIST", "not a dict"), ("BAD", "breaks the 1.6 schema")]:
             answer, seconds = await _authorize(charger, tag)
             assert answer[2] == {"idTagInfo": {"status": "Accepted"}}, tag  # the built-in default (unknown tag: Accepted)
-            assert seconds < TIMEOUT + 0.5, (tag, seconds)
+            assert seconds < TIMEOUT + 1.0, (tag, seconds)
             if tag == "HANG":
                 assert seconds >= TIMEOUT * 0.9
             recorded = await dp_get(f"{name}.Requests.Authorize.HookError")
