@@ -8,6 +8,7 @@ the error, the traceback and the rejected answer. Workers publish which hooks th
 (`ocpp:hooks`), so Daphne needs no hook code: loading new hooks needs only a worker restart.
 """
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -142,10 +143,12 @@ def _failure(hook, error, trace, rejected):
 
 
 # --- the consumer's side ---------------------------------------------------------------------------
-async def answer_with_hook(session, action, request, default):
-    """(answer, failure or None, follow_ups): the hook's answer within the deadline, else the default."""
-    started = time.monotonic()
-    deadline = settings.OCPP_HOOK_TIMEOUT
+async def answer_with_hook(session, action, request, default, received=None):
+    """(answer, failure or None, follow_ups): the hook's answer within the deadline, else the default.
+    The deadline counts from `received` (when the request arrived), so the built-in handler's time
+    before the hook is inside OCPP_HOOK_TIMEOUT, not on top of it."""
+    started = received or time.monotonic()
+    deadline = max(0.05, settings.OCPP_HOOK_TIMEOUT - (time.monotonic() - started))
     try:
         if settings.REDIS_URL:
             result = await _in_worker(action, request, session.cp.id, default, deadline)
@@ -153,7 +156,7 @@ async def answer_with_hook(session, action, request, default):
             loop = asyncio.get_running_loop()
             result = await asyncio.wait_for(loop.run_in_executor(_pool, _run_in_thread, action, request, session.cp.id, default), deadline)
     except asyncio.TimeoutError:
-        failure = {"hook": _hook_name(action), "error": f"no answer within OCPP_HOOK_TIMEOUT ({deadline:g} s)", "traceback": "", "rejected_answer": None}
+        failure = {"hook": _hook_name(action), "error": f"no answer within OCPP_HOOK_TIMEOUT ({settings.OCPP_HOOK_TIMEOUT:g} s)", "traceback": "", "rejected_answer": None}
         result = {"answer": None, "failure": failure, "follow_ups": []}
     failure = result["failure"]
     if failure:
@@ -193,9 +196,8 @@ async def _in_worker(action, request, dp_id, default, deadline):
 
     layer = get_channel_layer()
     reply_channel = await layer.new_channel()  # "specific.": the receive loop the consumers already run (channels_redis serves one prefix at a time)
-    run_request_hook.apply_async(
-        kwargs={"action": action, "request": request, "dp_id": dp_id, "default": default, "reply_channel": reply_channel, "correlation_id": uuid.uuid4().hex},
-        expires=deadline,
-    )
+    kwargs = {"action": action, "request": request, "dp_id": dp_id, "default": default, "reply_channel": reply_channel, "correlation_id": uuid.uuid4().hex}
+    # Publishing to the broker blocks (1-5 ms): not on the event loop that serves every charger.
+    await asyncio.get_running_loop().run_in_executor(None, functools.partial(run_request_hook.apply_async, kwargs=kwargs, expires=deadline))
     message = await asyncio.wait_for(layer.receive(reply_channel), deadline)
     return message["result"]

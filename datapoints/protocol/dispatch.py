@@ -7,7 +7,9 @@
   meaning                             -> PropertyConstraintViolation (checks.py)
   then the handler, in the recorder's next batch; the answer goes out after the commit.
 """
+import asyncio
 import logging
+import time
 
 from .. import hook_runner
 from ..elements import CSMS_ACTIONS
@@ -66,13 +68,14 @@ def _unit(session, call):
 async def answer(session, call, follow_ups=None):
     """The text frame that answers `call`. Commands a hook asked for are appended to `follow_ups`,
     for the consumer to send after this answer."""
+    received = time.monotonic()
     try:
         _refuse_early(session, call.action)
         validation.validate(call.action, call.payload)
         check_call(call.action, call.payload, session.max_connector)
         result = await get_recorder().submit(_unit(session, call))
         if not isinstance(result, errors.CallError) and hook_runner.hook_for(call.action, session.cp.id):
-            result = await _hooked(session, call, result, follow_ups)
+            result = await _hooked(session, call, result, follow_ups, received)
     except errors.CallError as exc:
         return framing.call_error(call.unique_id, exc)
     except Exception:
@@ -83,9 +86,10 @@ async def answer(session, call, follow_ups=None):
     return framing.call_result(call.unique_id, result)
 
 
-async def _hooked(session, call, default, follow_ups):
-    """The hook's answer (or the default, on failure), recorded in Requests.<Action>.*."""
-    answer, failure, commands = await hook_runner.answer_with_hook(session, call.action, call.payload, default)
+async def _hooked(session, call, default, follow_ups, received):
+    """The hook's answer (or the default, on failure), recorded in Requests.<Action>.* without
+    waiting: the request itself is already stored, and the deadline is the charger's."""
+    answer, failure, commands = await hook_runner.answer_with_hook(session, call.action, call.payload, default, received)
     cp, action = session.cp, call.action
     clear = failure is None and action in session.hook_failed_actions
     (session.hook_failed_actions.add if failure else session.hook_failed_actions.discard)(action)
@@ -95,7 +99,7 @@ async def _hooked(session, call, default, follow_ups):
         if failure or clear:
             work.set(cp, f"Requests.{action}.HookError", failure or "")
 
-    await get_recorder().submit(run)
+    asyncio.get_running_loop().create_task(get_recorder().submit(run))
     if follow_ups is not None:
         follow_ups.extend(commands)
     return answer
