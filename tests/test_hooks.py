@@ -218,3 +218,20 @@ def test_change_hooks_filter_on_old_and_new_values():
         hooks.CHANGE_HOOKS[:] = [h for h in hooks.CHANGE_HOOKS if h.function is not faulted_while_charging]
     # Charging -> Faulted fires; Faulted again changes nothing; Available -> Faulted is not from Charging.
     assert seen == [(cp.name, "Charging", "Faulted")]
+
+
+broken = _hooked("tests.hooks_broken,tests.hooks_for_tests")
+
+
+async def test_a_hook_module_that_does_not_import_leaves_the_others_serving(broken, tmp_path):
+    charger = await _charger(broken, "hook-broken")
+    try:
+        async def hooked_answer():
+            answer, _ = await _authorize(charger, "BLOCK-2")
+            return answer[2]["idTagInfo"].get("parentIdTag") == "HOOK"
+
+        await eventually(hooked_answer, timeout=15, interval=0.5)  # the module that imports still works
+    finally:
+        await charger.close()
+    logs = broken.logs() + "".join(p.read_text() for p in tmp_path.glob("celery-*.log"))
+    assert "hook module tests.hooks_broken not loaded: ModuleNotFoundError: No module named 'no_such_vendor_sdk'" in logs
