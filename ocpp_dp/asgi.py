@@ -13,9 +13,11 @@ from django.urls import re_path  # noqa: E402
 from datapoints.protocol.consumer import ChargePointConsumer, NotFoundConsumer  # noqa: E402
 from panel.routing import websocket_urlpatterns as panel_websockets  # noqa: E402
 
+from .autobahn_tuning import install as install_autobahn_tuning  # noqa: E402
 from .daphne_denial import install as install_denial  # noqa: E402
 
 install_denial()
+install_autobahn_tuning()
 
 import datapoints.notify  # noqa: E402
 
