@@ -5,7 +5,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from .events import publish_changes_sync
+from .events import publish_on_commit
 from .elements import CHARGE_POINT, CONNECTOR, REGISTRATION_STATUSES
 from .models import Datapoint, Element, UnknownChargePoint
 from .writes import DpRef, ref, write_elements
@@ -29,7 +29,7 @@ def create_charge_point(client_id, registration_status="Pending"):
     """Create `_ChargePointNNNN` for `client_id`; return it. Raises IntegrityError if it exists."""
     with transaction.atomic():
         created, changes = create_charge_points([client_id], registration_status)
-        transaction.on_commit(lambda: publish_changes_sync(changes))
+        publish_on_commit(changes)
     if client_id not in created:
         raise IntegrityError(f"a charge point with ClientId {client_id!r} exists")
     return created[client_id]

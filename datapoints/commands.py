@@ -36,7 +36,7 @@ from . import notify
 from .addresses import address_book
 from .charge_points import find_charge_point
 from .elements import CSMS_ACTIONS
-from .events import publish_changes_sync
+from .events import publish_on_commit
 from .models import Datapoint, Element
 from .protocol import errors, validation
 from .protocol.results import redacted
@@ -117,7 +117,7 @@ def _record(entries):
         return
     with transaction.atomic():
         changes = write_elements([(dp, f"Commands.{action}.{leaf}", value) for dp, action, leaves in entries for leaf, value in leaves.items()])
-        transaction.on_commit(lambda: publish_changes_sync(changes))
+        publish_on_commit(changes)
 
 
 # --- sending ----------------------------------------------------------------------------------------

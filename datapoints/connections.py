@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .addresses import address_book
 from .elements import CHARGE_POINT
-from .events import publish_changes_sync
+from .events import publish_on_commit
 from .models import Element
 from .periodic import ensure_periodic
 from .writes import DpRef, write_elements
@@ -51,7 +51,7 @@ def sweep():
             if not still or book.lookup_sync(client_id) is not None:
                 continue
             changes = write_elements(disconnected_writes(DpRef(dp_id, name, CHARGE_POINT), timezone.now()))
-            transaction.on_commit(lambda changes=changes: publish_changes_sync(changes))
+            publish_on_commit(changes)
         swept.append(name)
     if swept:
         log.warning("marked %d charge point(s) disconnected: no process holds them (a node stopped?): %s", len(swept), ", ".join(swept[:20]))

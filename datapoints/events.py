@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 CHANGES_GROUP = "dp.changes"
@@ -45,3 +46,8 @@ async def publish_changes(changes):
 
 def publish_changes_sync(changes):
     async_to_sync(publish_changes)(changes)
+
+
+def publish_on_commit(changes):
+    """Publish `changes` when the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(lambda: publish_changes_sync(changes))

@@ -5,7 +5,7 @@ Used by the CLI, the admin and the panel; the websocket path writes through the 
 from django.db import transaction
 
 from .elements import ELEMENTS, element
-from .events import publish_changes_sync
+from .events import publish_on_commit
 from .models import Datapoint, Element
 from .notify import notify_charge_point
 from .writes import write_elements
@@ -49,7 +49,7 @@ def set_value(path, value, operator=True):
     element_path = path.partition(".")[2]
     with transaction.atomic():
         changes = write_elements([(dp, element_path, value)])
-        transaction.on_commit(lambda: publish_changes_sync(changes))
+        publish_on_commit(changes)
         if dp.is_charge_point and element_path.startswith("Config."):
             message = {"type": "cp.config", "path": element_path, "value": value}
             transaction.on_commit(lambda: notify_charge_point(dp.client_id, message))
