@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from datapoints import hooks
-from datapoints.charge_points import find_charge_point
-from datapoints.models import Datapoint, HookSetting
+from datapoints.management.arguments import charge_point_argument, json_argument
+from datapoints.models import HookSetting
 from datapoints.protocol import errors, validation
 
 
@@ -72,17 +72,12 @@ class Command(BaseCommand):
         hook = hooks.REQUEST_HOOKS.get(action)
         if hook is None:
             raise CommandError(f"no {action} hook is loaded; loaded: {', '.join(sorted(hooks.REQUEST_HOOKS)) or 'none'}")
+        request = json_argument(text, "request")
         try:
-            request = json.loads(text)
             validation.validate(action, request)
-        except ValueError as exc:
-            raise CommandError(f"the request is not JSON: {exc}") from None
         except errors.CallError as exc:
             raise CommandError(f"the sample request breaks the 1.6 schema: {exc.description}") from None
-        try:
-            dp = find_charge_point(cp)
-        except Datapoint.DoesNotExist:
-            raise CommandError(f"no charge point with name or ClientId {cp!r}") from None
+        dp = charge_point_argument(cp)
         from datapoints.commands import FOLLOW_UPS
 
         follow_ups = []

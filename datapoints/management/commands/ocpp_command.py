@@ -4,6 +4,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from datapoints.commands import CommandRefused, send_command
+from datapoints.management.arguments import json_argument
 
 
 class Command(BaseCommand):
@@ -20,10 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, help="seconds to wait for the charger's answer (default OCPP_CALL_TIMEOUT)")
 
     def handle(self, charge_point, action, payload, timeout=None, **options):
-        try:
-            data = json.loads(payload)
-        except ValueError as exc:
-            raise CommandError(f"the payload is not JSON ({exc}); quote it, e.g. '{{\"type\": \"Soft\"}}'") from None
+        data = json_argument(payload)
         try:
             outcome = send_command(charge_point, action, data, timeout=timeout)
         except CommandRefused as exc:

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from datapoints import passwords
-from datapoints.charge_points import element_values, find_charge_point
+from datapoints.charge_points import element_values
 from datapoints.commands import send_command
-from datapoints.models import Datapoint
+from datapoints.management.arguments import charge_point_argument
 from datapoints.paths import set_value
 
 
@@ -21,10 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for the charger to accept the key")
 
     def handle(self, charge_point, key=None, timeout=30, **options):
-        try:
-            dp = find_charge_point(charge_point)
-        except Datapoint.DoesNotExist:
-            raise CommandError(f"no charge point with name or ClientId {charge_point!r}") from None
+        dp = charge_point_argument(charge_point)
         try:
             raw = passwords.parse_key_hex(key) if key else passwords.new_key()
         except ValueError as exc:

@@ -1,12 +1,9 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
-from datapoints.charge_points import find_charge_point
 from datapoints.commands import CommandRefused
-from datapoints.models import Datapoint
+from datapoints.management.arguments import charge_point_argument, json_argument
 from datapoints.schedules import ScheduleError, create_schedule
 
 
@@ -29,8 +26,8 @@ class Command(BaseCommand):
         expected = 2 if options["all"] else 3
         if len(args) != expected:
             raise CommandError("give DP_OR_CLIENT_ID ACTION JSON, or --all ACTION JSON")
-        charge_points = [] if options["all"] else [self._charge_point(args[0])]
-        action, payload = args[-2], self._payload(args[-1])
+        charge_points = [] if options["all"] else [charge_point_argument(args[0])]
+        action, payload = args[-2], json_argument(args[-1])
         at = self._time(options["at"]) if options["at"] else None
         target = "every accepted charger" if options["all"] else charge_points[0].name
         name = options["name"] or f"{action} on {target} {'at ' + at.isoformat() if at else 'cron ' + (options['cron'] or '')}"
@@ -39,20 +36,6 @@ class Command(BaseCommand):
         except (ScheduleError, CommandRefused) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"scheduled {command.name!r} (id {command.id}): {action} on {target}")
-
-    @staticmethod
-    def _charge_point(text):
-        try:
-            return find_charge_point(text)
-        except Datapoint.DoesNotExist:
-            raise CommandError(f"no charge point with name or ClientId {text!r}") from None
-
-    @staticmethod
-    def _payload(text):
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise CommandError(f"the payload is not JSON ({exc}); quote it, e.g. '{{\"type\": \"Soft\"}}'") from None
 
     @staticmethod
     def _time(text):
