@@ -30,17 +30,7 @@ async def dispatch(changes):
 
         run_change_hooks.delay(selected)
     else:
-        asyncio.get_running_loop().run_in_executor(_pool, run_in_thread, selected)
-
-
-def run_in_thread(changes):
-    from django.db import close_old_connections
-
-    close_old_connections()
-    try:
-        run(changes)
-    finally:
-        close_old_connections()
+        asyncio.get_running_loop().run_in_executor(_pool, hook_runner.in_own_connection, run, selected)
 
 
 def run(changes):

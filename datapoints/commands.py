@@ -139,15 +139,15 @@ async def send_to_many(charge_points, action, payload, timeout=None, concurrency
     one charger (e.g. RemoteStart to a Pending one) becomes its outcome `refused`."""
     check_command(action, payload)
     timeout = float(timeout or settings.OCPP_CALL_TIMEOUT)
-    if not (settings.REDIS_URL or notify.IN_SERVER):
+    if settings.REDIS_URL or notify.IN_SERVER:
+        results = await _send(charge_points, action, payload, timeout, concurrency)
+    else:  # one by one through the server's local API
         results = []
         for dp in charge_points:
             try:
                 results.append((dp, await send_command_async(dp, action, payload, timeout)))
             except CommandRefused as exc:
-                results.append((dp, Outcome("refused", error=str(exc))))
-        return results
-    results = await _send(charge_points, action, payload, timeout, concurrency)
+                results.append((dp, exc))
     return [(dp, Outcome("refused", error=str(o)) if isinstance(o, CommandRefused) else o) for dp, o in results]
 
 
@@ -248,17 +248,18 @@ def send_command(charge_point, action, payload, timeout=None):
     follow_ups = FOLLOW_UPS.get()
     if follow_ups is not None:
         check_command(action, payload)
-        name = charge_point.name if isinstance(charge_point, Datapoint) else str(charge_point)
-        follow_ups.append({"charge_point": name, "action": action, "payload": payload, "timeout": timeout})
+        follow_ups.append({"charge_point": _name(charge_point), "action": action, "payload": payload, "timeout": timeout})
         return Outcome("queued")
     return run_sync(send_command_async, charge_point, action, payload, timeout)
 
 
+def _name(charge_point):
+    """How another process names a charge point given as a datapoint, its name or its ClientId."""
+    return charge_point.name if isinstance(charge_point, Datapoint) else str(charge_point)
 
 
 def _send_through_local_api(charge_point, action, payload, timeout):
-    name = charge_point.name if isinstance(charge_point, Datapoint) else str(charge_point)
-    body = json.dumps({"charge_point": name, "action": action, "payload": payload, "timeout": timeout}).encode()
+    body = json.dumps({"charge_point": _name(charge_point), "action": action, "payload": payload, "timeout": timeout}).encode()
     request = urllib.request.Request(
         settings.OCPP_LOCAL_API_URL.rstrip("/") + "/api/local/command",
         data=body,

@@ -77,12 +77,18 @@ def _local_registry():
     }
 
 
+@functools.lru_cache(maxsize=1)
+def _redis():
+    """This process's Redis client for the registry (the reload runs every few seconds)."""
+    import redis
+
+    return redis.from_url(settings.REDIS_URL)
+
+
 def _registry():
     """({action: request hook name}, {watched "<type>.<path>"})."""
     if settings.REDIS_URL:
-        import redis
-
-        raw = redis.from_url(settings.REDIS_URL).get(REGISTRY_KEY)
+        raw = _redis().get(REGISTRY_KEY)
         registry = json.loads(raw) if raw else {}
     else:
         registry = _local_registry()
@@ -91,17 +97,13 @@ def _registry():
 
 def publish_registry():
     """Worker side: tell Daphne processes which hooks this code base has."""
-    import redis
-
     registry = _local_registry()
-    redis.from_url(settings.REDIS_URL).set(REGISTRY_KEY, json.dumps(registry))
+    _redis().set(REGISTRY_KEY, json.dumps(registry))
     return registry
 
 
 def unpublish_registry():
-    import redis
-
-    redis.from_url(settings.REDIS_URL).delete(REGISTRY_KEY)
+    _redis().delete(REGISTRY_KEY)
 
 
 # --- running one hook (worker or thread) ----------------------------------------------------------
@@ -154,9 +156,9 @@ async def answer_with_hook(session, action, request, default, received=None):
             result = await _in_worker(action, request, session.cp.id, default, deadline)
         else:
             loop = asyncio.get_running_loop()
-            result = await asyncio.wait_for(loop.run_in_executor(_pool, _run_in_thread, action, request, session.cp.id, default), deadline)
+            result = await asyncio.wait_for(loop.run_in_executor(_pool, in_own_connection, run_hook, action, request, session.cp.id, default), deadline)
     except asyncio.TimeoutError:
-        failure = {"hook": _hook_name(action), "error": f"no answer within OCPP_HOOK_TIMEOUT ({settings.OCPP_HOOK_TIMEOUT:g} s)", "traceback": "", "rejected_answer": None}
+        failure = {"hook": _cache.registry.get(action), "error": f"no answer within OCPP_HOOK_TIMEOUT ({settings.OCPP_HOOK_TIMEOUT:g} s)", "traceback": "", "rejected_answer": None}
         result = {"answer": None, "failure": failure, "follow_ups": []}
     failure = result["failure"]
     if failure:
@@ -172,19 +174,13 @@ async def answer_with_hook(session, action, request, default, received=None):
     return answer, None, result["follow_ups"]
 
 
-def _hook_name(action):
-    if settings.REDIS_URL:
-        return _cache.registry.get(action)
-    hook = hooks.REQUEST_HOOKS.get(action)
-    return hook.name if hook else None
-
-
-def _run_in_thread(action, request, dp_id, default):
+def in_own_connection(function, *args):
+    """Run `function` (in a pool thread) with a database connection of its own, closed after."""
     from django.db import close_old_connections
 
     close_old_connections()
     try:
-        return run_hook(action, request, dp_id, default)
+        return function(*args)
     finally:
         close_old_connections()
 

@@ -94,7 +94,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqli
 _db = dj_database_url.parse(DATABASE_URL)
 # Celery's Django fixup closes a psycopg pool before and after every task of a forked worker, so
 # every hook would open a new connection (10-16 ms): workers keep one persistent connection instead.
-IN_CELERY = "celery" in os.path.basename(os.path.dirname(sys.argv[0]) if sys.argv and sys.argv[0].endswith("__main__.py") else (sys.argv[0] if sys.argv else ""))
+_ENTRY = sys.argv[0] if sys.argv else ""  # `celery ...` -> .../bin/celery; `python -m celery` -> .../celery/__main__.py
+IN_CELERY = "celery" in os.path.basename(os.path.dirname(_ENTRY) if _ENTRY.endswith("__main__.py") else _ENTRY)
 if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", not IN_CELERY):
     # One pooled connection set per process (Django 5.1+ with psycopg 3). CONN_MAX_AGE must be 0
     # when the pool is on; the pool keeps connections warm instead.
