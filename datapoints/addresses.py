@@ -56,10 +56,6 @@ class LocalAddressBook:
     def lookup_sync(self, client_id):
         return self.records.get(client_id)
 
-    async def is_current(self, client_id, epoch):
-        record = self.records.get(client_id)
-        return bool(record and record["epoch"] == epoch)
-
 
 class RedisAddressBook:
     def __init__(self, url, ttl):
@@ -123,10 +119,6 @@ class RedisAddressBook:
             self._sync_client = redis.from_url(self.url)
         record = self._sync_client.get(KEY_PREFIX + client_id)
         return json.loads(record) if record else None
-
-    async def is_current(self, client_id, epoch):
-        record = await self.lookup(client_id)
-        return bool(record and record["epoch"] == epoch)
 
 
 _book = None

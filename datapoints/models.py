@@ -2,7 +2,7 @@
 from django.db import models
 from django.db.models import Q
 
-from .elements import CHARGE_POINT, CONNECTOR, element
+from .elements import CHARGE_POINT, CONNECTOR
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -46,9 +46,6 @@ class Datapoint(models.Model):
     @staticmethod
     def connector_name(charge_point_name, connector_id):
         return f"{charge_point_name}-{connector_id}"
-
-    def element_spec(self, path):
-        return element(self.dp_type, path)
 
     def values(self):
         """All stored element values of this datapoint, by path."""

@@ -63,9 +63,3 @@ def validate(action, payload, response=False):
     except fastjsonschema.JsonSchemaValueException as exc:
         error = _CODE_BY_RULE.get(exc.rule, errors.PropertyConstraintViolation)
         raise error(f"{action}: {exc.message}", {"field": exc.name.replace("data", "", 1).lstrip(".") or "payload", "rule": exc.rule}) from None
-
-
-def warm_up(actions):
-    for action in actions:
-        compiled(action)
-        compiled(action, True)
