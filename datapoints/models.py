@@ -1,4 +1,5 @@
 """Datapoints, their elements and their history; transactions, meter samples, id tags."""
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -6,6 +7,40 @@ from .elements import CHARGE_POINT, CONNECTOR
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+class Site(models.Model):
+    """A place that owns charge points; operators get their rights per site (SiteRole)."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=120, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name or self.slug
+
+
+class SiteRole(models.Model):
+    """A user's right on one site: a viewer sees, an operator also acts."""
+
+    VIEWER, OPERATOR = "viewer", "operator"
+    ROLES = [(VIEWER, "viewer: sees the site's chargers"), (OPERATOR, "operator: also approves, sends commands, writes Config")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_roles")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=16, choices=ROLES, default=VIEWER)
+
+    class Meta:
+        ordering = ["site__slug", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["user", "site"], name="one_role_per_user_and_site")]
+
+    def __str__(self):
+        return f"{self.user} {self.role} of {self.site.slug}"
 
 
 class Datapoint(models.Model):
@@ -19,6 +54,8 @@ class Datapoint(models.Model):
     # Connectors only.
     charge_point = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="connectors")
     connector_id = models.PositiveIntegerField(null=True, blank=True)
+    # Charge points only: the site that owns it (none: only superusers see it). `Config.Site` mirrors it.
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="charge_points")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -237,3 +274,42 @@ class HookSetting(models.Model):
 
     def __str__(self):
         return f"{self.hook} {'on' if self.enabled else 'off'} for {self.charge_point or 'all'}"
+
+
+class AuditEntry(models.Model):
+    """One operator action (panel, CLI or API): who, when, what, on which charger, and the outcome."""
+
+    at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    username = models.CharField(max_length=150, blank=True)  # kept when the user is deleted; "" = a shell
+    action = models.CharField(max_length=40)  # approve, reject, create, element_write, command, password, schedule_*, site_*, operator_*
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.SET_NULL)
+    charge_point = models.ForeignKey(Datapoint, null=True, blank=True, on_delete=models.SET_NULL, limit_choices_to={"dp_type": CHARGE_POINT})
+    target = models.CharField(max_length=200, blank=True)  # what was acted on, as text (survives deletion)
+    detail = models.JSONField(default=dict, blank=True)
+    ok = models.BooleanField(default=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or 'shell'} {self.action} {self.target}"
+
+
+class MessageLogEntry(models.Model):
+    """One OCPP-J frame in or out of a charger, kept for OCPP_MESSAGE_LOG_DAYS (datapoints/messagelog.py)."""
+
+    IN, OUT = "in", "out"
+
+    charge_point = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="messages", db_constraint=False)
+    at = models.DateTimeField()
+    direction = models.CharField(max_length=3)  # in: charger -> central system; out: the other way
+    message_type = models.PositiveSmallIntegerField()  # 2 CALL, 3 CALLRESULT, 4 CALLERROR
+    unique_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=40, blank=True)  # of the CALL; results carry their CALL's action
+    payload = models.TextField()  # the frame's payload as JSON text
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["charge_point", "at"]), models.Index(fields=["at"]), models.Index(fields=["action", "at"])]
