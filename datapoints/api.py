@@ -6,14 +6,17 @@ choice in front; here: Django's session auth).
   -> 200 answered · 400 refused (with the reason) · 502 CALLERROR or an invalid answer
      · 504 timeout · 503 offline. The body is the outcome: {status, response, error_code, error}.
 
-Sending a command needs the permission `datapoints.send_command`.
+Sending a command needs the operator role on the charge point's site (datapoints/access.py); a
+charge point on a site the user has no right on answers 404, as if it did not exist.
 """
 import json
 
-from django.http import JsonResponse
+from asgiref.sync import sync_to_async
+from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from . import access, audit
 from .commands import CommandRefused, send_command_async
 
 HTTP_STATUS = {"answered": 200, "error": 502, "invalid": 502, "timeout": 504, "offline": 503}
@@ -25,15 +28,21 @@ async def command(request, charge_point, action):
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse({"error": "log in first (/admin/login/)"}, status=401)
-    if not await user.ahas_perm("datapoints.send_command"):
-        return JsonResponse({"error": "you may not send commands: ask an administrator for the permission datapoints.send_command"}, status=403)
+    try:
+        dp = await sync_to_async(access.charge_point_for)(user, charge_point, operate=True)
+    except Http404:
+        return JsonResponse({"error": f"no charge point {charge_point!r} that you may see"}, status=404)
+    except PermissionError as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
     try:
         payload = json.loads(request.body or b"{}")
         timeout = float(request.GET["timeout"]) if "timeout" in request.GET else None
     except ValueError as exc:
         return JsonResponse({"status": "refused", "error": f"the body must be the payload as a JSON object, and timeout a number: {exc}"}, status=400)
     try:
-        outcome = await send_command_async(charge_point, action, payload, timeout)
+        outcome = await send_command_async(dp, action, payload, timeout)
     except CommandRefused as exc:
+        await sync_to_async(audit.record_command)(user, dp, action, payload, None, str(exc))
         return JsonResponse({"status": "refused", "error": str(exc)}, status=400)
+    await sync_to_async(audit.record_command)(user, dp, action, payload, outcome)
     return JsonResponse(outcome.as_dict(), status=HTTP_STATUS[outcome.status])

@@ -175,6 +175,7 @@ def _charge_point_elements():
     yield Element("Config.Password", STR, "Salted SHA-256 hash of the 20-byte key (security profiles 1-2); set with `ocpp_password`, never the key itself.")
     yield Element("Config.HeartbeatInterval", INT, "Heartbeat interval sent on acceptance, seconds; 0 means OCPP_HEARTBEAT_INTERVAL.", writable=True)
     yield Element("Config.MaxConnectors", INT, "Highest connector id this charger may use; 0 means OCPP_MAX_CONNECTORS.", writable=True)
+    yield Element("Config.Site", STR, "Slug of the site that owns the charge point, empty for none; set with `site_assign` or in the panel's site page.")
     yield Element("Config.Description", STR, "Free text for operators (site, bay, notes).", writable=True)
     for field in DEVICE_INFO_FIELDS:
         yield Element(f"DeviceInfo.{field}", STR, f"`{field}` from the last BootNotification.")

@@ -138,6 +138,8 @@ async def test_every_catalogue_path_reads_back_after_a_full_session(server):
     await dp_set(f"{name}.Config.HeartbeatInterval", "120")
     await dp_set(f"{name}.Config.MaxConnectors", "4")
     await dp_set(f"{name}.Config.Description", "Bay 7, north wall")
+    await sync_to_async(call_command)("site_create", "plant-north", stdout=io.StringIO())
+    await sync_to_async(call_command)("site_assign", "plant-north", CLIENT_ID, stdout=io.StringIO())
     await IdTag.objects.acreate(id_tag="RFID-OK", status="Accepted", parent_id_tag="FLEET")
     await IdTag.objects.acreate(id_tag="RFID-2", status="Accepted")
 
@@ -251,6 +253,7 @@ async def test_every_catalogue_path_reads_back_after_a_full_session(server):
         "Config.HeartbeatInterval": 120,
         "Config.MaxConnectors": 4,
         "Config.Description": "Bay 7, north wall",
+        "Config.Site": "plant-north",
         **{f"DeviceInfo.{field}": value for field, value in camel_boot.items()},
         **{f"Status.{leaf}": value for leaf, value in status_cp.items()},
         "MeterValues": meter_cp,

@@ -1,0 +1,46 @@
+"""The audit log: every operator action (panel, CLI, API), with who, when, what and the outcome.
+
+    audit.record(user, "approve", charge_point=dp, detail={...}, ok=True, outcome="Accepted")
+
+`user` is a Django user, or None for a shell (management commands run by the deployer).
+"""
+import json
+import logging
+
+from django.utils import timezone
+
+from .models import AuditEntry
+
+log = logging.getLogger(__name__)
+
+
+def record(user, action, charge_point=None, site=None, target="", detail=None, ok=True, outcome=""):
+    if site is None and charge_point is not None:
+        site = charge_point.site
+    entry = AuditEntry.objects.create(
+        at=timezone.now(),
+        user=user if user is not None and user.is_authenticated else None,
+        username=user.get_username() if user is not None and user.is_authenticated else "",
+        action=action,
+        site=site,
+        charge_point=charge_point,
+        target=target or (charge_point.client_id if charge_point is not None else ""),
+        detail=detail or {},
+        ok=ok,
+        outcome=str(outcome)[:2000],
+    )
+    log.info("audit: %s %s %s %s%s", entry.username or "shell", action, entry.target, "ok" if ok else "FAILED", f": {outcome}" if outcome else "")
+    return entry
+
+
+def record_command(user, charge_point, action, payload, outcome, refused=""):
+    """A command sent by an operator: the payload (secrets masked) and the charger's answer."""
+    from .protocol.results import redacted
+
+    detail = {"command": action, "payload": redacted(action, payload)}
+    if outcome is None:
+        return record(user, "command", charge_point=charge_point, detail=detail, ok=False, outcome=f"refused: {refused}")
+    detail["outcome"] = outcome.as_dict()
+    ok = outcome.status == "answered"
+    text = json.dumps(outcome.response) if ok else f"{outcome.status}: {outcome.error_code + ' ' if outcome.error_code else ''}{outcome.error}"
+    return record(user, "command", charge_point=charge_point, detail=detail, ok=ok, outcome=text)
