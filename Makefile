@@ -6,7 +6,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres services venv bench
+.PHONY: run test test-sqlite test-postgres services browser venv bench
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-test.txt
@@ -16,6 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 
 run: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	@echo
 	@echo "  OCPP 1.6J central system on port $(PORT)"
 	@echo "  Chargers connect to   ws://<this host>:$(PORT)/ocpp/<ClientId>   (subprotocol ocpp1.6)"
@@ -29,12 +30,15 @@ run: venv
 services:
 	bash scripts/ensure-services.sh
 
-test: venv services test-sqlite test-postgres
+browser:
+	bash scripts/ensure-browser.sh
 
-test-sqlite: venv
+test: venv services browser test-sqlite test-postgres
+
+test-sqlite: venv browser
 	env -u REDIS_URL DATABASE_URL= $(PY) -m pytest -q tests
 
-test-postgres: venv services
+test-postgres: venv services browser
 	DATABASE_POOL=0 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -q tests
 
 bench: venv services

@@ -197,3 +197,8 @@ async def _in_worker(action, request, dp_id, default, deadline):
     await asyncio.get_running_loop().run_in_executor(None, functools.partial(run_request_hook.apply_async, kwargs=kwargs, expires=deadline))
     message = await asyncio.wait_for(layer.receive(reply_channel), deadline)
     return message["result"]
+
+
+def loaded_request_hooks():
+    """{action: hook name} of the request hooks the workers (or this process) have loaded."""
+    return _registry()[0]

@@ -7,5 +7,6 @@ admin.site.site_title = "OCPP datapoints"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("datapoints.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("panel.urls")),
 ]

@@ -1,6 +1,20 @@
 from django.urls import path
 
-from . import views
+from .views import charge_point, console, fleet
 
 app_name = "panel"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", fleet.overview, name="fleet"),
+    path("fleet/table", fleet.table, name="fleet-table"),
+    path("fleet/row/<str:client_id>", fleet.row, name="fleet-row"),
+    path("fleet/<str:action>", fleet.registration, name="registration"),
+    path("unknown/<int:pk>/create", fleet.create_unknown, name="create-unknown"),
+    path("charge-points/<str:client_id>/", charge_point.page, name="charge-point"),
+    path("charge-points/<str:client_id>/elements", charge_point.elements, name="cp-elements"),
+    path("charge-points/<str:client_id>/history/<str:dp_name>/<str:path>", charge_point.history, name="element-history"),
+    path("charge-points/<str:client_id>/write", charge_point.write, name="cp-write"),
+    path("charge-points/<str:client_id>/password", charge_point.password, name="cp-password"),
+    path("charge-points/<str:client_id>/hooks", charge_point.hook_switch, name="cp-hook-switch"),
+    path("charge-points/<str:client_id>/console/form", console.form, name="console-form"),
+    path("charge-points/<str:client_id>/console/send", console.send, name="console-send"),
+]

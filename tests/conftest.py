@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -106,7 +107,10 @@ def _settle():
     while Element.objects.filter(path="State.Connected", value=True).exists() and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.05)
-    async_to_sync(sync_to_async(connections.close_all))()
+    # In a thread of its own: a browser test's Playwright keeps an event loop running in this one.
+    closer = threading.Thread(target=async_to_sync(sync_to_async(connections.close_all)))
+    closer.start()
+    closer.join(10)
 
 
 def _serving(servers, settings, **env):
@@ -166,3 +170,24 @@ def _clean_redis():
             client.delete(key)
         client.delete("ocpp:hooks")  # the request-hook registry a test's worker published
     yield
+
+
+# --- the panel's browser tests: Debian's Chromium (make test installs it) ------------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": os.environ.get("PANEL_CHROMIUM", "/usr/bin/chromium"), "args": ["--no-sandbox"]}
+
+
+@pytest.fixture
+def charger_loop():
+    from .browser import ChargerLoop
+
+    loop = ChargerLoop()
+    yield loop
+    loop.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests last: pytest-playwright's sync API keeps an event loop running in the main
+    thread from its first use to the end of the session, and async tests cannot run after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

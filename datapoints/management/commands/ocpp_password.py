@@ -1,10 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from datapoints import passwords
-from datapoints.charge_points import element_values
-from datapoints.commands import send_command
+from datapoints import audit, passwords
+from datapoints.keys import KeyNotAccepted, set_new_key
 from datapoints.management.arguments import charge_point_argument
-from datapoints.paths import set_value
 
 
 class Command(BaseCommand):
@@ -23,25 +21,11 @@ class Command(BaseCommand):
     def handle(self, charge_point, key=None, timeout=30, **options):
         dp = charge_point_argument(charge_point)
         try:
-            raw = passwords.parse_key_hex(key) if key else passwords.new_key()
-        except ValueError as exc:
+            raw = passwords.parse_key_hex(key) if key else None
+            result = set_new_key(dp, raw, timeout)
+        except (ValueError, KeyNotAccepted) as exc:
+            audit.record(None, "password", charge_point=dp, ok=False, outcome=str(exc))
             raise CommandError(str(exc)) from None
-        if self._online_and_accepted(dp):
-            self._send_to_charger(dp, raw, timeout)
-        else:
-            self.stderr.write(f"{dp.name} is not connected and accepted: set this key on the charger itself (AuthorizationKey).")
-        set_value(f"{dp.name}.Config.Password", passwords.make_hash(raw), operator=False)
-        self.stdout.write(raw.hex())
-
-    @staticmethod
-    def _online_and_accepted(dp):
-        state = element_values(dp.id, ["State.Connected", "State.RegistrationStatus"])
-        return state.get("State.Connected") is True and state.get("State.RegistrationStatus") == "Accepted"
-
-    def _send_to_charger(self, dp, raw, timeout):
-        outcome = send_command(dp, "ChangeConfiguration", {"key": "AuthorizationKey", "value": raw.hex()}, timeout=timeout)
-        status = (outcome.response or {}).get("status") if outcome.status == "answered" else None
-        if status not in ("Accepted", "RebootRequired"):
-            why = f"it answered {status}" if status else f"{outcome.status}: {outcome.error}"
-            raise CommandError(f"{dp.name} did not accept the new key ({why}); the old key stays in force. Retry, or disconnect the charger and set the key on both sides.")
-        self.stderr.write(f"{dp.name} accepted the new key ({status}); it uses it from its next connection.")
+        audit.record(None, "password", charge_point=dp, detail={"sent_to_charger": result.sent_to_charger}, outcome=result.message)
+        self.stderr.write(result.message)
+        self.stdout.write(result.key_hex)
