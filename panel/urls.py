@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import charge_point, console, fleet
+from .views import charge_point, console, fleet, logs, schedules, sites
 
 app_name = "panel"
 urlpatterns = [
@@ -18,3 +18,5 @@ urlpatterns = [
     path("charge-points/<str:client_id>/console/form", console.form, name="console-form"),
     path("charge-points/<str:client_id>/console/send", console.send, name="console-send"),
 ]
+# Each of these page modules lists its own routes.
+urlpatterns += schedules.urlpatterns + logs.urlpatterns + sites.urlpatterns
