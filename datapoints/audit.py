@@ -33,11 +33,14 @@ def record(user, action, charge_point=None, site=None, target="", detail=None, o
     return entry
 
 
-def record_command(user, charge_point, action, payload, outcome, refused=""):
-    """A command sent by an operator: the payload (secrets masked) and the charger's answer."""
+def record_command(user, charge_point, action, payload, outcome, refused="", batch=None):
+    """A command sent by an operator: the payload (secrets masked) and the charger's answer.
+    `batch` ties the commands of one send-to-many together (panel/bulk.py)."""
     from .protocol.results import redacted
 
     detail = {"command": action, "payload": redacted(action, payload)}
+    if batch:
+        detail["batch"] = batch
     if outcome is None:
         return record(user, "command", charge_point=charge_point, detail=detail, ok=False, outcome=f"refused: {refused}")
     detail["outcome"] = outcome.as_dict()

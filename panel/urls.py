@@ -1,12 +1,15 @@
 from django.urls import path
 
-from .views import charge_point, console, fleet, logs, schedules, sites
+from .views import bulk, charge_point, console, fleet, logs, schedules, sites
 
 app_name = "panel"
 urlpatterns = [
     path("", fleet.overview, name="fleet"),
     path("fleet/table", fleet.table, name="fleet-table"),
     path("fleet/row/<str:client_id>", fleet.row, name="fleet-row"),
+    path("fleet/command-form", bulk.command_form, name="bulk-form"),
+    path("fleet/command", bulk.command_many, name="bulk-send"),
+    path("fleet/command/<str:batch>", bulk.command_progress, name="bulk-progress"),
     path("fleet/<str:action>", fleet.registration, name="registration"),
     path("unknown/<int:pk>/create", fleet.create_unknown, name="create-unknown"),
     path("charge-points/<str:client_id>/", charge_point.page, name="charge-point"),

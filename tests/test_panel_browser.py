@@ -108,3 +108,26 @@ def _status(connector_id, status):
     from ocpp.v16 import call
 
     return call.StatusNotification(connector_id=connector_id, error_code="NoError", status=status)
+
+
+def test_one_command_to_many_shows_each_outcome_as_it_comes(server, page, charger_loop):
+    for cid in ("BR-MANY-1", "BR-MANY-2", "BR-MANY-OFF"):
+        off_loop(create_charge_point, cid, "Accepted")
+    chargers = [charger_loop.connect(server, cid, charger_class=CommandCharger) for cid in ("BR-MANY-1", "BR-MANY-2")]
+    for charger in chargers:
+        charger_loop.run(charger.boot())
+    log_in(page, server, "root", superuser=True)
+    for cid in ("BR-MANY-1", "BR-MANY-2", "BR-MANY-OFF"):
+        page.get_by_label(f"Select {cid}").check()
+    page.get_by_label("Command").select_option("ChangeAvailability")
+    expect(page.get_by_label("connectorId")).to_have_value("1")
+    page.get_by_label("type").select_option("Operative")
+    page.get_by_role("button", name="Send to selected").click()
+    result = page.locator("#bulk-result")
+    expect(result).to_contain_text("3 of 3 done, 2 answered", timeout=10000)
+    expect(result.get_by_role("row").filter(has_text="BR-MANY-OFF")).to_contain_text("offline")
+    for charger in chargers:
+        assert charger.received == [("ChangeAvailability", {"connector_id": 1, "type": "Operative"})]
+    from datapoints.models import AuditEntry
+
+    assert sorted(AuditEntry.objects.filter(action="command").values_list("target", "ok")) == [("BR-MANY-1", True), ("BR-MANY-2", True), ("BR-MANY-OFF", False)]
