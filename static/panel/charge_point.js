@@ -5,7 +5,7 @@
   "use strict";
   var tree = function () { return document.getElementById("cp-tree"); };
   var cp = tree() && tree().dataset.cp;
-  var connected = null, treeTimer = null;
+  var connected = null, treeTimer = null, missed = null;
   var connectedCell = cp && document.querySelector('[data-dp="' + CSS.escape(cp) + '"][data-path="State.Connected"]');
   if (connectedCell) connected = connectedCell.textContent.trim() === "true";
 
@@ -28,13 +28,18 @@
     treeTimer = setTimeout(function () {
       treeTimer = null;
       var open = Array.prototype.map.call(document.querySelectorAll("#cp-tree details[open]"), function (d) { return d.id; });
+      missed = [];  /* changes that arrive while the new tree is on its way may not be in it */
       htmx.ajax("GET", tree().dataset.treeUrl, { target: "#cp-tree", swap: "outerHTML" }).then(function () {
-        document.querySelectorAll("#cp-tree details").forEach(function (d) { d.open = open.indexOf(d.id) >= 0 || d.hasAttribute("open") && open.length === 0; });
+        document.querySelectorAll("#cp-tree details").forEach(function (d) { d.open = open.indexOf(d.id) >= 0; });
+        var again = missed;
+        missed = null;
+        again.forEach(function (changes) { window.panelLive.apply(changes); });
       });
     }, 200);
   }
 
   document.addEventListener("dp-changes", function (event) {
+    if (missed) missed.push(event.detail);
     Object.keys(event.detail).forEach(function (dp) {
       if (dp.split("-")[0] !== cp) return;
       event.detail[dp].forEach(function (change) {

@@ -67,7 +67,7 @@
     };
   }
 
-  window.panelLive = { showTimes: showTimes, localTime: localTime };
+  window.panelLive = { showTimes: showTimes, localTime: localTime, apply: apply };
   document.addEventListener("htmx:afterSwap", function (e) { showTimes(e.target); });
   showTimes(document);
   connect();
