@@ -27,7 +27,7 @@ HTTP_STATUS = {"answered": 200, "error": 502, "invalid": 502, "timeout": 504, "o
 async def command(request, charge_point, action):
     user = await request.auser()
     if not user.is_authenticated:
-        return JsonResponse({"error": "log in first (/admin/login/)"}, status=401)
+        return JsonResponse({"error": "log in first (/accounts/login/)"}, status=401)
     try:
         dp = await sync_to_async(access.charge_point_for)(user, charge_point, operate=True)
     except Http404:
