@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from datapoints import audit
 from datapoints.paths import NotWritable, PathError, resolve, set_value
 
 
@@ -17,11 +18,12 @@ class Command(BaseCommand):
 
     def handle(self, path, value, **options):
         try:
-            _dp, spec = resolve(path)
+            dp, spec = resolve(path)
             parsed = spec.parse(value)
             set_value(path, parsed)
         except (PathError, NotWritable) as exc:
             raise CommandError(str(exc)) from None
         except ValueError as exc:
             raise CommandError(f"bad value for {path}: {exc}") from None
+        audit.record(None, "element_write", charge_point=dp if dp.is_charge_point else dp.charge_point, target=path, detail={"path": spec.path, "value": parsed}, outcome="written")
         self.stdout.write(json.dumps(parsed, ensure_ascii=False))

@@ -3,8 +3,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from datapoints import audit
 from datapoints.commands import CommandRefused, send_command
-from datapoints.management.arguments import json_argument
+from datapoints.management.arguments import charge_point_argument, json_argument
 
 
 class Command(BaseCommand):
@@ -22,10 +23,13 @@ class Command(BaseCommand):
 
     def handle(self, charge_point, action, payload, timeout=None, **options):
         data = json_argument(payload)
+        dp = charge_point_argument(charge_point)
         try:
-            outcome = send_command(charge_point, action, data, timeout=timeout)
+            outcome = send_command(dp, action, data, timeout=timeout)
         except CommandRefused as exc:
+            audit.record_command(None, dp, action, data, None, str(exc))
             raise CommandError(str(exc)) from None
+        audit.record_command(None, dp, action, data, outcome)
         if outcome.status == "answered":
             self.stdout.write(json.dumps(outcome.response))
             return
