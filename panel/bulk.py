@@ -7,6 +7,7 @@ read back from those entries, so it survives a reload, any node can show it, and
 keeps who sent what to whom and what each charger answered.
 """
 import asyncio
+import contextvars
 import logging
 import uuid
 
@@ -30,8 +31,12 @@ def begin(user, charge_points, action, payload):
 
 
 def send_in_background(user, charge_points, action, payload, timeout, batch):
-    """Send to every target at once on this (the server's) event loop; returns at once."""
-    task = asyncio.get_running_loop().create_task(_send_all(user, charge_points, action, payload, timeout, batch))
+    """Send to every target at once on this (the server's) event loop; returns at once.
+
+    The task gets a context of its own: in the request's context, database work would go to the
+    request's thread executor (Django's per-request ThreadSensitiveContext), which is gone as soon
+    as the response is sent ("CurrentThreadExecutor already quit")."""
+    task = asyncio.get_running_loop().create_task(_send_all(user, charge_points, action, payload, timeout, batch), context=contextvars.Context())
     _running.add(task)
     task.add_done_callback(_running.discard)
 

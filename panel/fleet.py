@@ -183,14 +183,25 @@ def _matching_device_info(text):
     return Element.objects.filter(path__in=["DeviceInfo.chargePointVendor", "DeviceInfo.chargePointModel", "Config.Description"], value__icontains=text).values("datapoint_id")
 
 
-def counts(all_rows):
+def counts(charge_points):
+    """The overview's counts for a queryset of charge points, in a few aggregate queries (a fleet
+    of thousands must not be turned into rows for this)."""
+    ids = charge_points.values("id")
+    connected_ids = Element.objects.filter(datapoint_id__in=ids, path="State.Connected", value=True).values("datapoint_id")
+    on_connected = Element.objects.filter(datapoint__charge_point_id__in=connected_ids)
+    charging = on_connected.filter(path="Status.status", value__in=sorted(CHARGING_STATUSES)).values("datapoint__charge_point_id").distinct().count()
+    faulty_connectors = on_connected.filter(Q(path="Status.status", value__in=sorted(FAULT_STATUSES)) | Q(path="Status.errorCode") & ~Q(value__in=["", "NoError"]))
+    faulty_own = Element.objects.filter(datapoint_id__in=connected_ids).filter(Q(path="Status.status", value__in=sorted(FAULT_STATUSES)) | Q(path="Status.errorCode") & ~Q(value__in=["", "NoError"]))
+    faulted = set(faulty_connectors.values_list("datapoint__charge_point_id", flat=True)) | set(faulty_own.values_list("datapoint_id", flat=True))
+    total = charge_points.count()
+    connected = Element.objects.filter(datapoint_id__in=ids, path="State.Connected", value=True).count()
     return {
-        "total": len(all_rows),
-        "connected": sum(r.connected for r in all_rows),
-        "charging": sum(r.charging for r in all_rows),
-        "faulted": sum(r.faulted for r in all_rows),
-        "pending": sum(r.pending for r in all_rows),
-        "offline": sum(not r.connected for r in all_rows),
+        "total": total,
+        "connected": connected,
+        "charging": charging,
+        "faulted": len(faulted),
+        "pending": Element.objects.filter(datapoint_id__in=ids, path="Config.RegistrationStatus", value="Pending").count(),
+        "offline": total - connected,
     }
 
 

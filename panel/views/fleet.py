@@ -21,15 +21,13 @@ REGISTRATION_ACTIONS = {"approve": "Accepted", "reject": "Rejected"}
 def _fleet_context(request):
     filters = fleet.Filters.from_request(request)
     visible = access.visible_charge_points(request.user).select_related("site")
-    all_rows = fleet.rows(visible)
     shown = filters.apply(visible) if filters.active else visible
-    shown_ids = set(shown.values_list("id", flat=True)) if filters.active else None
-    rows = [r for r in all_rows if shown_ids is None or r.dp.id in shown_ids]
+    total_shown = shown.count()
     operated = access.operated_site_ids(request.user)
     return {
-        "rows": rows[: fleet.ROW_LIMIT],
-        "hidden_rows": max(0, len(rows) - fleet.ROW_LIMIT),
-        "counts": fleet.counts(all_rows),
+        "rows": fleet.rows(shown.order_by("name")[: fleet.ROW_LIMIT]),
+        "hidden_rows": max(0, total_shown - fleet.ROW_LIMIT),
+        "counts": fleet.counts(visible),
         "filters": filters,
         "sites": access.visible_sites(request.user),
         "operated_site_ids": operated,
