@@ -7,6 +7,7 @@ urlpatterns = [
     path("", fleet.overview, name="fleet"),
     path("fleet/table", fleet.table, name="fleet-table"),
     path("fleet/row/<str:client_id>", fleet.row, name="fleet-row"),
+    path("fleet/unknown", fleet.unknown, name="fleet-unknown"),
     path("fleet/command-form", bulk.command_form, name="bulk-form"),
     path("fleet/command", bulk.command_many, name="bulk-send"),
     path("fleet/command/<str:batch>", bulk.command_progress, name="bulk-progress"),

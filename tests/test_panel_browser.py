@@ -131,3 +131,18 @@ def test_one_command_to_many_shows_each_outcome_as_it_comes(server, page, charge
     from datapoints.models import AuditEntry
 
     assert sorted(AuditEntry.objects.filter(action="command").values_list("target", "ok")) == [("BR-MANY-1", True), ("BR-MANY-2", True), ("BR-MANY-OFF", False)]
+
+
+def test_an_unknown_charger_is_listed_without_a_reload_and_create_lets_it_in(closed_server, page, charger_loop):
+    from websockets.exceptions import InvalidStatus
+
+    log_in(page, closed_server, "root", superuser=True)
+    with pytest.raises(InvalidStatus):
+        charger_loop.connect(closed_server, "BR-UNKNOWN-1")
+    row = page.get_by_role("region", name="Unknown chargers").get_by_role("row").filter(has_text="BR-UNKNOWN-1")
+    expect(row).to_contain_text("127.0.0.1", timeout=8000)  # polled every 5 s
+    row.get_by_role("button", name="Create").click()
+    expect(page.locator(".messages")).to_contain_text("Created _ChargePoint0001 for BR-UNKNOWN-1")
+    charger = charger_loop.connect(closed_server, "BR-UNKNOWN-1")
+    assert charger_loop.run(charger.boot()).status == "Pending"
+    expect(row_of(page, "BR-UNKNOWN-1")).to_contain_text("Online · Pending", timeout=LIVE)

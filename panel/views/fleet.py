@@ -39,11 +39,22 @@ def _fleet_context(request):
 @login_required
 def overview(request):
     context = _fleet_context(request)
-    if context["is_operator"]:
-        context["unknown"] = fleet.unknown_chargers()
-        context["create_sites"] = access.visible_sites(request.user).filter(id__in=context["operated_site_ids"])
+    context.update(_unknown_context(request))
     context["actions"] = sorted(CSMS_ACTIONS)
     return render(request, "panel/fleet.html", context)
+
+
+@login_required
+def unknown(request):
+    """The unknown-charger list, polled: refused chargers are no datapoints, so no change events."""
+    return render(request, "panel/fleet_unknown.html", _unknown_context(request))
+
+
+def _unknown_context(request):
+    operated = access.operated_site_ids(request.user)
+    if not (operated or request.user.is_superuser):
+        return {"unknown": []}
+    return {"unknown": fleet.unknown_chargers(), "create_sites": access.visible_sites(request.user).filter(id__in=operated)}
 
 
 @login_required
