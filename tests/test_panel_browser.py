@@ -4,6 +4,7 @@ import asyncio
 import time
 
 import pytest
+from ocpp.v16 import call
 from playwright.sync_api import expect
 
 from django.core.management import call_command
@@ -13,6 +14,7 @@ from datapoints.models import Datapoint
 
 from .browser import log_in, off_loop
 from .chargers import CommandCharger
+from .test_hooks import hooked  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 LIVE = 3000  # ms: the issue asks for under a second; the margin is for a loaded CI machine
@@ -146,3 +148,25 @@ def test_an_unknown_charger_is_listed_without_a_reload_and_create_lets_it_in(clo
     charger = charger_loop.connect(closed_server, "BR-UNKNOWN-1")
     assert charger_loop.run(charger.boot()).status == "Pending"
     expect(row_of(page, "BR-UNKNOWN-1")).to_contain_text("Online · Pending", timeout=LIVE)
+
+
+def test_hook_failures_are_shown_and_the_hook_can_be_turned_off_for_one_charger(hooked, page, charger_loop):
+    charger = charger_loop.connect(hooked, "BR-HOOK-1")
+    charger_loop.run(charger.boot())
+    raw = lambda tag: charger_loop.run(charger.call(call.Authorize(id_tag=tag))).id_tag_info["status"]  # noqa: E731
+    assert raw("BLOCK-ME") == "Blocked"  # the hook answers
+    assert raw("RAISE") == "Accepted"  # the hook failed: the built-in answer went out
+    log_in(page, hooked, "root", superuser=True)
+    page.goto(f"{hooked.http}/charge-points/BR-HOOK-1/")
+    hooks = page.get_by_role("region", name="Hooks")
+    expect(hooks).to_contain_text("Requests.Authorize.HookError")
+    hooks.get_by_text("Requests.Authorize.HookError").click()
+    expect(hooks.locator("pre")).to_contain_text("the tariff server is down")
+    row = hooks.get_by_role("row").filter(has_text="tests.hooks_for_tests.misbehave")
+    expect(row).to_contain_text("on")
+    row.get_by_role("button", name="Turn off").click()
+    expect(page.locator(".messages")).to_contain_text("tests.hooks_for_tests.misbehave is off for BR-HOOK-1")
+    deadline = time.monotonic() + 15  # Daphne re-reads hook settings every 5 s
+    while raw("BLOCK-ME") == "Blocked" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert raw("BLOCK-ME") == "Accepted"  # the built-in answer: the hook is off for this charger
