@@ -1,6 +1,7 @@
 """The panel in a real headless Chromium against a real Daphne and the `ocpp` package's charger:
 live updates without a reload, Approve, stale values, the command console, bulk approval."""
 import asyncio
+import re
 import time
 
 import pytest
@@ -170,3 +171,25 @@ def test_hook_failures_are_shown_and_the_hook_can_be_turned_off_for_one_charger(
     while raw("BLOCK-ME") == "Blocked" and time.monotonic() < deadline:
         time.sleep(0.5)
     assert raw("BLOCK-ME") == "Accepted"  # the built-in answer: the hook is off for this charger
+
+
+def test_generate_new_key_pushes_it_to_the_charger_first_and_shows_it_once(server, page, charger_loop):
+    from datapoints import passwords
+    from datapoints.paths import get_value
+
+    name = off_loop(create_charge_point, "BR-KEY-1", "Accepted").name
+    charger = charger_loop.connect(server, "BR-KEY-1", charger_class=CommandCharger)
+    charger_loop.run(charger.boot())
+    log_in(page, server, "root", superuser=True)
+    page.goto(f"{server.http}/charge-points/BR-KEY-1/")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Give BR-KEY-1 a new key?"
+    page.get_by_role("button", name="Generate new key").click()
+    key = page.locator("#new-key")
+    expect(key).to_have_text(re.compile(r"^[0-9a-f]{40}$"), timeout=10000)
+    expect(page.get_by_role("region", name="Password")).to_contain_text("accepted the new key")
+    key_hex = key.text_content()
+    assert charger.received == [("ChangeConfiguration", {"key": "AuthorizationKey", "value": key_hex})]
+    stored = get_value(f"{name}.Config.Password")
+    assert key_hex not in stored and passwords.password_matches(key_hex.encode(), stored)
+    page.reload()
+    expect(page.locator("#new-key")).to_have_count(0)  # shown once
