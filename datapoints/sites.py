@@ -27,13 +27,51 @@ def check_time_zone(name):
     return name
 
 
-def create_site(slug, name="", time_zone="UTC", notes=""):
+# Taken by the panel's own pages under /sites/ (a site with that slug could not be opened there).
+RESERVED_SLUGS = {"operators"}
+SLUG_MAX = Site._meta.get_field("slug").max_length
+NAME_MAX = Site._meta.get_field("name").max_length
+
+
+def check_slug(slug):
+    if not slug:
+        raise SiteError("a site needs a slug: lower-case letters, digits and hyphens, e.g. 'plant-a'")
     if slugify(slug) != slug:
         raise SiteError(f"{slug!r} is not a slug; use lower-case letters, digits and hyphens, e.g. {slugify(slug) or 'plant-a'!r}")
+    if len(slug) > SLUG_MAX:
+        raise SiteError(f"{slug!r} is {len(slug)} characters long; a slug has at most {SLUG_MAX}")
+    if slug in RESERVED_SLUGS:
+        raise SiteError(f"{slug!r} is taken by the panel's pages; choose another slug")
+    return slug
+
+
+def check_name(name):
+    if len(name) > NAME_MAX:
+        raise SiteError(f"the name is {len(name)} characters long; at most {NAME_MAX}")
+    return name
+
+
+def create_site(slug, name="", time_zone="UTC", notes=""):
+    check_slug(slug)
+    check_name(name)
     check_time_zone(time_zone)
     if Site.objects.filter(slug=slug).exists():
         raise SiteError(f"a site {slug!r} exists already")
     return Site.objects.create(slug=slug, name=name or slug, time_zone=time_zone, notes=notes)
+
+
+def change_site(site, name, time_zone, notes):
+    """Set a site's name, time zone and notes (the slug stays: Config.Site and URLs use it).
+    Returns {field: [old, new]} of what changed."""
+    check_name(name)
+    check_time_zone(time_zone)
+    new = {"name": name or site.slug, "time_zone": time_zone, "notes": notes}
+    changes = {field: [getattr(site, field), value] for field, value in new.items() if getattr(site, field) != value}
+    if changes:
+        for field, (_old, value) in changes.items():
+            setattr(site, field, value)
+        site.save(update_fields=list(changes))
+    return changes
 
 
 def get_site(slug):
@@ -54,6 +92,11 @@ def assign(site, charge_points):
         changes = write_elements([(dp, "Config.Site", site.slug if site else "") for dp in charge_points])
         publish_on_commit(changes)
     return charge_points
+
+
+def role_of(user, site):
+    """The user's role on `site` (viewer, operator) or None."""
+    return SiteRole.objects.filter(user=user, site=site).values_list("role", flat=True).first()
 
 
 def set_role(user, site, role):
