@@ -1,12 +1,17 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db import IntegrityError
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
+from . import schedules
 from .charge_points import create_charge_point
-from .elements import CHARGE_POINT
-from .commands import CommandRefused, check_command
+from .elements import CHARGE_POINT, CSMS_ACTIONS
 from .models import Datapoint, Element, HookSetting, IdTag, MeterSample, ScheduledCommand, ScheduledOutcome, ScheduledRun, Transaction, UnknownChargePoint
 from .paths import set_value
+from .protocol.results import redacted
 
 
 def _element(path):
@@ -146,19 +151,63 @@ class ScheduledRunInline(ReadOnlyInline):
     show_change_link = True
 
 
+class ScheduledCommandForm(schedules.FormChecks, forms.ModelForm):
+    """The command, and its timing kept in the PeriodicTask (datapoints/schedules.py): a one time
+    or a cron, and whether it is active."""
+
+    at = forms.SplitDateTimeField(
+        label="One time", required=False, widget=AdminSplitDateTime, help_text=f"One run at this time ({settings.TIME_ZONE}); leave empty for a cron."
+    )
+    cron = forms.CharField(label="Cron", required=False, help_text=f"Runs on this cron ({settings.TIME_ZONE}): {schedules.CRON_FORMAT}.")
+    active = forms.BooleanField(label="Active", required=False, initial=True, help_text="Untick to pause: Celery beat does not fire it.")
+
+    class Meta:
+        model = ScheduledCommand
+        fields = ("name", "action", "payload", "charge_points", "all_accepted", "timeout")
+        widgets = {"action": forms.Select(choices=[(a, a) for a in sorted(CSMS_ACTIONS)])}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            timing = schedules.timing(self.instance)
+            task = self.instance.periodic_task
+            self.initial.update(at=timing["at"], cron=timing["cron"], active=task.enabled if task is not None else True)
+
+    def clean(self):
+        data = super().clean()
+        self.check_payload_field(data)
+        at, cron = data.get("at"), data.get("cron") or None
+        if "at" not in self.errors and "cron" not in self.errors:
+            try:
+                # an active one-time schedule whose time has passed would run at once
+                schedules.check_timing(at, cron, future_after=timezone.now() if data.get("active") else None)
+            except schedules.ScheduleError as exc:
+                past = at is not None and not cron
+                self.add_error("at" if past else None, f"{str(exc)[0].upper()}{str(exc)[1:]}" + ("; or untick Active." if past else "."))
+        if not data.get("all_accepted") and not data.get("charge_points"):
+            self.add_error("charge_points", "Choose the charge points, or tick 'all accepted'.")
+        return data
+
+
 @admin.register(ScheduledCommand)
 class ScheduledCommandAdmin(admin.ModelAdmin):
-    list_display = ("name", "action", "all_accepted", "when", "last_run")
+    form = ScheduledCommandForm
+    list_display = ("name", "action", "all_accepted", "when", "state", "last_run")
     filter_horizontal = ("charge_points",)
+    fields = ("name", "action", "payload", "charge_points", "all_accepted", "timeout", "at", "cron", "active", "periodic_task", "created_at")
     readonly_fields = ("periodic_task", "created_at")
     inlines = [ScheduledRunInline]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("periodic_task__clocked", "periodic_task__crontab")
+
     @admin.display(description="when")
     def when(self, obj):
-        task = obj.periodic_task
-        if task is None:
-            return "-"
-        return str(task.clocked or task.crontab)
+        return schedules.timing(obj)["text"]
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return schedules.state(obj)
 
     @admin.display(description="last run")
     def last_run(self, obj):
@@ -166,12 +215,24 @@ class ScheduledCommandAdmin(admin.ModelAdmin):
         return f"{run.started_at:%Y-%m-%d %H:%M} {run.answered}/{run.targets} answered" if run else "never"
 
     def save_model(self, request, obj, form, change):
-        try:
-            check_command(obj.action, obj.payload)
-        except CommandRefused as exc:
-            self.message_user(request, f"not saved: {exc}", messages.ERROR)
-            return
+        """Save the command, then create or update its PeriodicTask so that it runs."""
         super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        schedules.set_timing(obj, at=data["at"], cron=data["cron"] or None, enabled=data["active"])
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        command = form.instance
+        detail = {"payload": redacted(command.action, command.payload), "targets": "every accepted charge point" if command.all_accepted else [dp.client_id for dp in command.charge_points.all()]}
+        schedules.record(request.user, "schedule_change" if change else "schedule_create", command, detail={**detail, "via": "admin"}, outcome="changed" if change else "created")
+
+    def delete_model(self, request, obj):
+        schedules.record(request.user, "schedule_delete", obj, detail={"via": "admin"}, outcome="deleted")
+        schedules.delete_schedule(obj)
+
+    def delete_queryset(self, request, queryset):
+        for command in queryset:
+            self.delete_model(request, command)
 
 
 class ScheduledOutcomeInline(ReadOnlyInline):
