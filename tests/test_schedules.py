@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_celery_beat.models import PeriodicTask
 
-from datapoints.models import ScheduledCommand
+from datapoints.models import AuditEntry, ScheduledCommand
 from datapoints.schedules import run_scheduled
 
 from .chargers import CommandCharger, connected_library_charger, create_charge_point, dp_get
@@ -43,20 +43,24 @@ def test_peak_hours_example_is_a_daily_cron_on_every_accepted_charger():
 
 def test_one_time_schedule_and_errors():
     call_command("dp_create", "sched-1", "--status", "Accepted", stdout=io.StringIO())
-    schedule("sched-1", "Reset", '{"type": "Soft"}', "--at", "2026-11-22T03:00:00+00:00", "--name", "night reset")
+    schedule("sched-1", "Reset", '{"type": "Soft"}', "--at", "2036-11-22T03:00:00+00:00", "--name", "night reset")
     task = ScheduledCommand.objects.get(name="night reset").periodic_task
-    assert task.one_off and task.clocked.clocked_time.isoformat() == "2026-11-22T03:00:00+00:00"
+    assert task.one_off and task.clocked.clocked_time.isoformat() == "2036-11-22T03:00:00+00:00"
     with pytest.raises(CommandError, match="not both"):
-        schedule("sched-1", "Reset", '{"type": "Soft"}', "--at", "2026-11-22T03:00:00Z", "--cron", "0 3 * * *")
+        schedule("sched-1", "Reset", '{"type": "Soft"}', "--at", "2036-11-22T03:00:00Z", "--cron", "0 3 * * *")
     with pytest.raises(CommandError, match="a cron has 5 fields"):
         schedule("sched-1", "Reset", '{"type": "Soft"}', "--cron", "0 3 * *")
     with pytest.raises(CommandError, match="schema"):
         schedule("sched-1", "Reset", '{"type": "Now"}', "--cron", "0 3 * * *")
     with pytest.raises(CommandError, match="no charge point"):
         schedule("nobody", "Reset", '{"type": "Soft"}', "--cron", "0 3 * * *")
+    with pytest.raises(CommandError, match="has passed"):
+        schedule("sched-1", "Reset", '{"type": "Soft"}', "--at", "2020-01-01T03:00:00Z", "--name", "too late")
     with pytest.raises(CommandError, match="exists"):
-        schedule("sched-1", "Reset", '{"type": "Soft"}', "--at", "2026-11-22T03:00:00Z", "--name", "night reset")
+        schedule("sched-1", "Reset", '{"type": "Soft"}', "--at", "2036-11-22T03:00:00Z", "--name", "night reset")
     assert ScheduledCommand.objects.count() == 1
+    audited = list(AuditEntry.objects.filter(action="schedule_create").order_by("at").values_list("ok", flat=True))
+    assert audited == [True, False, False, False, False, False]  # the one made, then five refused (an unknown charger is refused before)
 
 
 async def test_a_run_keeps_each_chargers_outcome(server):

@@ -4,7 +4,9 @@ from django.utils.timezone import is_naive, make_aware
 
 from datapoints.commands import CommandRefused
 from datapoints.management.arguments import charge_point_argument, json_argument
-from datapoints.schedules import ScheduleError, create_schedule
+from django.utils import timezone
+
+from datapoints.schedules import ScheduleError, check_timing, create_schedule, record
 
 
 class Command(BaseCommand):
@@ -32,9 +34,12 @@ class Command(BaseCommand):
         target = "every accepted charger" if options["all"] else charge_points[0].name
         name = options["name"] or f"{action} on {target} {'at ' + at.isoformat() if at else 'cron ' + (options['cron'] or '')}"
         try:
+            check_timing(at, options["cron"], future_after=timezone.now())  # a past --at would fire at once
             command = create_schedule(name, action, payload, charge_points, options["all"], at, options["cron"], options["timeout"])
         except (ScheduleError, CommandRefused) as exc:
+            record(None, "schedule_create", ok=False, outcome=str(exc), name=name, targets=charge_points, detail={"command": action, "via": "cli"})
             raise CommandError(str(exc)) from None
+        record(None, "schedule_create", command, detail={"via": "cli"})
         self.stdout.write(f"scheduled {command.name!r} (id {command.id}): {action} on {target}")
 
     @staticmethod
