@@ -1,5 +1,6 @@
 """Periodic work in a server process: one task per name, started on first use, running a
-synchronous (database) function every few seconds; a failure is logged and the loop goes on."""
+function every few seconds: a synchronous one in the database thread, a coroutine function on the
+event loop. A failure is logged and the loop goes on."""
 import asyncio
 import logging
 
@@ -16,11 +17,12 @@ def ensure_periodic(name, interval, function, run_first=False):
 
 
 async def _forever(name, interval, function, run_first):
+    run = function if asyncio.iscoroutinefunction(function) else database_sync_to_async(function)
     if not run_first:
         await asyncio.sleep(interval)
     while True:
         try:
-            await database_sync_to_async(function)()
+            await run()
         except Exception:
             log.exception("periodic %s failed", name)
         await asyncio.sleep(interval)
