@@ -4,7 +4,10 @@ Both the websocket path (in group-commit batches, see recorder.py) and the opera
 (dp_set, admin, panel) write through `write_elements`, so history and change events are the same
 whichever way a value arrives.
 """
+import functools
 import json
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import NamedTuple
 
 from django.db import connection
@@ -34,11 +37,13 @@ def ref(datapoint):
     return DpRef(datapoint.id, datapoint.name, datapoint.dp_type)
 
 
-def write_elements(writes, now=None):
+def write_elements(writes, now=None, also=()):
     """Store [(dp, path, value), ...]; call inside a transaction. Returns the Change list.
 
     A path written twice in one call keeps its last value; both writes go to the history.
+    `also`: more rows to store with them (`Rows`); on PostgreSQL they ride in the same statement.
     """
+    also = [rows for rows in also if rows.values]
     now = now or timezone.now()
     latest = {}
     history = []
@@ -51,9 +56,11 @@ def write_elements(writes, now=None):
             history.append((dp.id, path, value))
         changes.append(Change(dp.name, path, value, stamp, dp.dp_type))
     if not latest:
+        for rows in also:
+            rows.insert()
         return changes
     if connection.vendor == "postgresql":
-        _write_postgres(latest, history, now)
+        _write_postgres(latest, history, now, also)
         return changes
     Element.objects.bulk_create(
         [Element(datapoint_id=dp_id, path=path, value=value, changed_at=now) for (dp_id, path), value in latest.items()],
@@ -62,38 +69,99 @@ def write_elements(writes, now=None):
         update_fields=["value", "changed_at"],
     )
     ElementChange.objects.bulk_create(ElementChange(datapoint_id=i, path=p, value=v, changed_at=now) for i, p, v in history)
+    for rows in also:
+        rows.insert()
     return changes
 
 
 # On PostgreSQL the whole batch travels as one JSON parameter and PostgreSQL unpacks it:
 # json.dumps runs in C, while Django's bulk_create (UNNEST of arrays) has psycopg dump every
 # array element in Python, which was a third of a busy server's CPU (docs/decisions/0006).
-# The upsert and the history rows go in one statement (a data-modifying CTE), one round trip.
-_WRITE_SQL = f"""
+# The upsert, the history rows and any `also` rows go in one statement (data-modifying CTEs), one
+# round trip: on a busy server every round trip from the database thread also waits for the GIL
+# (up to sys.getswitchinterval(), 5 ms) before it can go on.
+_UPSERT_SQL = f"""
 WITH upsert AS (
   INSERT INTO {Element._meta.db_table} (datapoint_id, path, value, changed_at)
   SELECT (e->>0)::bigint, e->>1, e->2, %(now)s FROM jsonb_array_elements(%(latest)s::jsonb) AS e
   ON CONFLICT (datapoint_id, path) DO UPDATE SET value = EXCLUDED.value, changed_at = EXCLUDED.changed_at
-)
+)"""
+_HISTORY_SQL = f"""
 INSERT INTO {ElementChange._meta.db_table} (datapoint_id, path, value, changed_at)
 SELECT (e->>0)::bigint, e->>1, e->2, %(now)s FROM jsonb_array_elements(%(history)s::jsonb) AS e
 """
 
 
-def _write_postgres(latest, history, now):
+def _write_postgres(latest, history, now, also):
     rows = [[dp_id, path, value] for (dp_id, path), value in latest.items()]
     params = {"now": now, "latest": json.dumps(rows, separators=(",", ":")), "history": json.dumps(history, separators=(",", ":"))}
+    riders = []
+    for number, extra in enumerate(also):
+        name = f"also{number}"
+        riders.append(f",\n{name} AS ({array_insert(extra.model, extra.columns, name)})")
+        params[name] = extra.json()
     with connection.cursor() as cursor:
-        cursor.execute(_WRITE_SQL, params)
+        cursor.execute(_UPSERT_SQL + "".join(riders) + _HISTORY_SQL, params)
+
+
+_CASTS = {
+    "BigIntegerField": "bigint",
+    "PositiveIntegerField": "bigint",
+    "PositiveSmallIntegerField": "smallint",
+    "ForeignKey": "bigint",
+    "FloatField": "double precision",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def array_insert(model, columns, param):
+    """INSERT of `columns` of `model` from the JSON array of arrays (values in the order of
+    `columns`) in the named parameter `param`, unpacked by PostgreSQL. Datetimes travel as epoch
+    seconds."""
+    values = []
+    for i, column in enumerate(columns):
+        kind = model._meta.get_field(column).get_internal_type()
+        if kind == "DateTimeField":
+            values.append(f"to_timestamp((e->>{i})::double precision)")
+        elif kind in _CASTS:
+            values.append(f"(e->>{i})::{_CASTS[kind]}")
+        else:
+            values.append(f"e->>{i}")
+    return f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM jsonb_array_elements(%({param})s::jsonb) AS e"
+
+
+class Rows(NamedTuple):
+    """Rows of `model` to store with a batch of element writes (`write_elements(..., also=)`):
+    `values` are tuples in the order of `columns` (a tuple of column names); datetimes as epoch
+    seconds. PostgreSQL gets them as one JSON parameter (`array_insert`); other databases by
+    bulk_create."""
+
+    model: type
+    columns: tuple
+    values: list
+
+    def json(self):
+        return json.dumps(self.values, separators=(",", ":"))
+
+    def insert(self):
+        """On their own: one statement."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(array_insert(self.model, self.columns, "rows"), {"rows": self.json()})
+            return
+        times = [i for i, column in enumerate(self.columns) if self.model._meta.get_field(column).get_internal_type() == "DateTimeField"]
+        instances = []
+        for row in self.values:
+            if times:
+                row = list(row)
+                for i in times:
+                    row[i] = datetime.fromtimestamp(row[i], dt_timezone.utc)
+            instances.append(self.model(**dict(zip(self.columns, row))))
+        self.model.objects.bulk_create(instances)
 
 
 _SAMPLE_FIELDS = [f for f in MeterSample._meta.concrete_fields if not f.primary_key]
-_RECORDSET_TYPES = {"BigIntegerField": "bigint", "PositiveIntegerField": "bigint", "ForeignKey": "bigint", "FloatField": "double precision"}
-_SAMPLE_SQL = "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS x({types})".format(
-    table=MeterSample._meta.db_table,
-    columns=", ".join(f.column for f in _SAMPLE_FIELDS),
-    types=", ".join(f"{f.column} {_RECORDSET_TYPES.get(f.get_internal_type(), 'text')}" for f in _SAMPLE_FIELDS),
-)
+_SAMPLE_SQL = array_insert(MeterSample, tuple(f.column for f in _SAMPLE_FIELDS), "rows")
 
 
 def insert_samples(samples):
@@ -103,6 +171,6 @@ def insert_samples(samples):
     if connection.vendor != "postgresql":
         MeterSample.objects.bulk_create(samples)
         return
-    rows = [{f.column: getattr(s, f.attname) for f in _SAMPLE_FIELDS} for s in samples]
+    rows = [[getattr(s, f.attname) for f in _SAMPLE_FIELDS] for s in samples]
     with connection.cursor() as cursor:
-        cursor.execute(_SAMPLE_SQL, [json.dumps(rows, separators=(",", ":"))])
+        cursor.execute(_SAMPLE_SQL, {"rows": json.dumps(rows, separators=(",", ":"))})
