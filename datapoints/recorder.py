@@ -8,6 +8,10 @@ future resolves only after the commit: a charger is answered only when its data 
 
 If a batch fails at the database level, its units are retried one by one, so one bad unit
 cannot take the others' data with it.
+
+Each flush also stores the OCPP frames logged since the last one (messagelog.py) in the same
+transaction (on PostgreSQL in the element writes' statement); after a failed batch they go in a
+transaction of their own.
 """
 import logging
 import time
@@ -15,6 +19,7 @@ import time
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
+from . import messagelog
 from .batching import GroupRunner
 from .models import MeterSample
 from .writes import insert_samples, write_elements
@@ -58,10 +63,11 @@ class Recorder(GroupRunner):
     def _flush(self, batch):
         self._check_connection()
         now = timezone.now()
+        frames = messagelog.take() if messagelog.ENABLED else None
         try:
-            return self._commit(batch, now)
+            return self._commit(batch, now, frames)
         except DatabaseError:
-            if len(batch) == 1:
+            if len(batch) == 1 and frames is None:
                 raise
             log.warning("batch of %d failed; retrying unit by unit", len(batch))
             outcomes, changes = [], []
@@ -72,14 +78,16 @@ class Recorder(GroupRunner):
                     outcome, unit_changes = (False, exc), []
                 outcomes.append(outcome)
                 changes.extend(unit_changes)
+            if frames is not None:
+                messagelog.insert_alone(frames)
             return outcomes, changes
 
-    def _commit(self, batch, now):
+    def _commit(self, batch, now, frames=None):
         with transaction.atomic():
             outcomes = [self._run(work, now) for work in batch]
             writes = [w for work in batch for w in work.writes]
             samples = [s for work in batch for s in work.samples]
-            changes = write_elements(writes, now)
+            changes = write_elements(writes, now, also=[frames] if frames is not None else ())
             insert_samples(samples)
         return outcomes, changes
 

@@ -13,6 +13,13 @@ def sweep_connections():
     return connections.sweep()
 
 
+@shared_task(name="datapoints.tasks.prune_message_log", ignore_result=True)
+def prune_message_log():
+    from .messagelog import prune
+
+    return prune()
+
+
 @shared_task(name="datapoints.tasks.send_command")
 def send_command_task(charge_point, action, payload, timeout=None):
     """Send one command; returns the outcome as a dict (it is recorded in Commands.* either way)."""

@@ -154,6 +154,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "UTC")
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-connections": {"task": "datapoints.tasks.sweep_connections", "schedule": float(env_int("OCPP_SWEEP_INTERVAL", 30))},
+    "prune-message-log": {"task": "datapoints.tasks.prune_message_log", "schedule": 3600.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
@@ -193,6 +194,8 @@ OCPP_AUTH_FAILURE_WINDOW = env_int("OCPP_AUTH_FAILURE_WINDOW", 300)
 OCPP_ADDRESS_TTL = env_int("OCPP_ADDRESS_TTL", 120)
 OCPP_SWEEP_INTERVAL = env_int("OCPP_SWEEP_INTERVAL", 30)
 OCPP_NODE_NAME = os.environ.get("OCPP_NODE_NAME", "")
+# Days the OCPP message log (datapoints/messagelog.py) keeps a frame; 0: no log at all.
+OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
 # Where management commands reach a server that runs without Redis (see docs/decisions).
 OCPP_LOCAL_API_URL = os.environ.get("OCPP_LOCAL_API_URL", "http://127.0.0.1:8000")
 

@@ -14,6 +14,7 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
+from .. import messagelog
 from ..addresses import address_book, new_epoch
 from ..charge_points import element_values
 from ..commands import send_command_async
@@ -65,6 +66,7 @@ class ChargePointConsumer(AsyncConsumer):
         await get_recorder().submit(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""))
         ensure_sweeper()
         ensure_cache_refresher()
+        messagelog.ensure_periodic_tasks()
         await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if offered else None})
 
     def _connected_writes(self, decision, remote, subprotocol):
@@ -109,20 +111,24 @@ class ChargePointConsumer(AsyncConsumer):
     async def websocket_receive(self, message):
         text = message.get("text")
         if text is None:
-            return await self._bad_frame("binary frame; OCPP-J uses text frames")
+            return await self._bad_frame("binary frame; OCPP-J uses text frames", message.get("bytes") or b"")
         try:
             frame = framing.parse(text)
         except framing.Unanswerable as exc:
             return await self._bad_frame(str(exc), text)
         except framing.FrameError as exc:
-            return await self._send_text(framing.call_error(exc.unique_id, exc.error))
+            if messagelog.ENABLED:
+                messagelog.record_raw(self.session.cp.id, messagelog.IN, text, exc.unique_id)
+            return await self._send_text(dispatch.error_frame(self.session, exc.unique_id, "", exc.error))
         if isinstance(frame, framing.Call):
+            if messagelog.ENABLED:
+                messagelog.record(self.session.cp.id, messagelog.IN, messagelog.CALL, frame.unique_id, frame.action, frame.payload, text)
             follow_ups = []
             await self._send_text(await dispatch.answer(self.session, frame, follow_ups))
             for command in follow_ups:  # a hook's commands go after its answer, never before
                 asyncio.get_running_loop().create_task(self._follow_up(command))
-        elif not await self.outbox.resolve(frame):
-            await self._bad_frame(f"answer to {frame.unique_id!r}, which was never asked or already timed out", text)
+        elif not await self.outbox.resolve(frame, text):
+            await self._bad_frame(f"answer to {frame.unique_id!r}, which was never asked or already timed out", text, frame.unique_id)
 
     async def _follow_up(self, command):
         try:
@@ -130,10 +136,12 @@ class ChargePointConsumer(AsyncConsumer):
         except Exception:
             log.exception("%s: a hook's follow-up %s failed", self.session.client_id, command["action"])
 
-    async def _bad_frame(self, why, text=""):
+    async def _bad_frame(self, why, text, unique_id=""):
         self.session.bad_frames += 1
         log.warning("%s: unanswerable frame (%s): %.200r", self.session.client_id, why, text)
         cp, path = self.session.cp, "State.BadFrameCount"
+        if messagelog.ENABLED:
+            messagelog.record_raw(cp.id, messagelog.IN, text, unique_id)
 
         def run(work):
             stored = element_values(cp.id, [path]).get(path) or 0

@@ -6,12 +6,14 @@
   schema                              -> the mapped error (validation.py)
   meaning                             -> PropertyConstraintViolation (checks.py)
   then the handler, in the recorder's next batch; the answer goes out after the commit.
+
+The answer is logged (messagelog.py) as it is framed.
 """
 import asyncio
 import logging
 import time
 
-from .. import hook_runner
+from .. import hook_runner, messagelog
 from ..elements import CSMS_ACTIONS
 from ..recorder import get_recorder
 from . import errors, framing, validation
@@ -77,13 +79,24 @@ async def answer(session, call, follow_ups=None):
         if not isinstance(result, errors.CallError) and hook_runner.hook_for(call.action, session.cp.id):
             result = await _hooked(session, call, result, follow_ups, received)
     except errors.CallError as exc:
-        return framing.call_error(call.unique_id, exc)
+        return error_frame(session, call.unique_id, call.action, exc)
     except Exception:
         log.exception("%s: %s failed", session.client_id, call.action)
-        return framing.call_error(call.unique_id, errors.InternalError("the central system failed to process the request; it was not stored"))
+        return error_frame(session, call.unique_id, call.action, errors.InternalError("the central system failed to process the request; it was not stored"))
     if isinstance(result, errors.CallError):
-        return framing.call_error(call.unique_id, result)
-    return framing.call_result(call.unique_id, result)
+        return error_frame(session, call.unique_id, call.action, result)
+    text = framing.call_result(call.unique_id, result)
+    if messagelog.ENABLED:
+        messagelog.record(session.cp.id, messagelog.OUT, messagelog.CALLRESULT, call.unique_id, call.action, result, text)
+    return text
+
+
+def error_frame(session, unique_id, action, error):
+    """The CALLERROR frame answering `unique_id` with `error`, logged."""
+    if messagelog.ENABLED:
+        payload = messagelog.error_payload(error.code, error.description, error.details)
+        messagelog.record(session.cp.id, messagelog.OUT, messagelog.CALLERROR, unique_id, action, payload)
+    return framing.call_error(unique_id, error)
 
 
 async def _hooked(session, call, default, follow_ups, received):

@@ -3,7 +3,8 @@
 The consumer feeds CALLRESULT / CALLERROR frames in with `resolve`; nothing here awaits the
 charger inside the coroutine that receives frames. Each call is recorded in
 `Commands.<Action>.Request` when sent and `.Response` (or `.Error`) when it ends, and its outcome
-goes back to the caller's reply channel, if it gave one.
+goes back to the caller's reply channel, if it gave one. The CALL and the charger's answer are
+logged (messagelog.py), with secrets masked.
 """
 import asyncio
 import itertools
@@ -14,6 +15,7 @@ from collections import deque
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from .. import messagelog
 from ..recorder import get_recorder
 from . import errors, framing, results, validation
 
@@ -58,12 +60,17 @@ class Outbox:
             self.in_flight = outgoing
             loop = asyncio.get_running_loop()
             outgoing.timer = loop.call_later(outgoing.timeout, lambda o=outgoing: loop.create_task(self._timed_out(o)))
+            shown = results.redacted(outgoing.action, outgoing.payload)
             if not outgoing.recorded:
-                self._record(outgoing, "Request", results.redacted(outgoing.action, outgoing.payload))
-            await self.send_text(framing.call(outgoing.unique_id, outgoing.action, outgoing.payload))
+                self._record(outgoing, "Request", shown)
+            text = framing.call(outgoing.unique_id, outgoing.action, outgoing.payload)
+            if messagelog.ENABLED:
+                messagelog.record(self.session.cp.id, messagelog.OUT, messagelog.CALL, outgoing.unique_id, outgoing.action, shown, text if shown is outgoing.payload else None)
+            await self.send_text(text)
 
-    async def resolve(self, frame):
-        """Feed a CALLRESULT or CALLERROR frame; False if it answers nothing we asked."""
+    async def resolve(self, frame, text=""):
+        """Feed a CALLRESULT or CALLERROR frame (and its `text`, for the log); False if it answers
+        nothing we asked."""
         outgoing = self.in_flight
         if outgoing is None or frame.unique_id != outgoing.unique_id:
             return False
@@ -74,10 +81,20 @@ class Outbox:
         else:
             outcome = {"status": "error", "error_code": frame.code, "error": frame.description, "details": frame.details}
             leaf, value = "Error", f"{frame.code}: {frame.description}"
+        if messagelog.ENABLED:
+            self._log_answer(outgoing, frame, text)
         await self._record(outgoing, leaf, value)
         await self._finish(outgoing, outcome)
         await self._send_next()
         return True
+
+    def _log_answer(self, outgoing, frame, text):
+        if isinstance(frame, framing.CallResult):
+            kind, payload = messagelog.CALLRESULT, results.redacted_response(outgoing.action, frame.payload)
+            text = text if payload is frame.payload else None  # the frame's text only if no secret was masked
+        else:
+            kind, payload, text = messagelog.CALLERROR, messagelog.error_payload(frame.code, frame.description, frame.details), None
+        messagelog.record(self.session.cp.id, messagelog.IN, kind, frame.unique_id, outgoing.action, payload, text)
 
     def _result_outcome(self, outgoing, payload):
         try:

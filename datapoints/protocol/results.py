@@ -73,8 +73,19 @@ def send_local_list(work, session, request, response):
         work.set(session.cp, "State.LocalListVersion", request["listVersion"])
 
 
+MASK = "********"
+
+
 def redacted(action, payload):
     """The payload as it may be stored and logged: secrets replaced."""
     if action == "ChangeConfiguration" and payload.get("key") in SECRET_KEYS:
-        return {**payload, "value": "********"}
+        return {**payload, "value": MASK}
+    return payload
+
+
+def redacted_response(action, payload):
+    """A charger's answer to `action` as it may be logged: secrets replaced."""
+    if action == "GetConfiguration" and isinstance(payload, dict) and isinstance(payload.get("configurationKey"), list):
+        keys = [{**item, "value": MASK} if isinstance(item, dict) and item.get("key") in SECRET_KEYS and "value" in item else item for item in payload["configurationKey"]]
+        return {**payload, "configurationKey": keys}
     return payload
