@@ -2,6 +2,11 @@
 (`bench/baseline_server.py`), measured in the same run, alternating A B A B.
 
   python bench/run.py [--rounds 3] [--loop-chargers 200] [--seconds 10] [--storm 5000] [--idle 2000]
+                      [--variant NAME:VAR=VALUE[,VAR=VALUE...]]...
+
+`--storm 0` / `--idle 0` skip those parts. Each `--variant` runs our server once more per round
+with those environment variables (e.g. `--variant log-off:OCPP_MESSAGE_LOG_DAYS=0`), in the same
+alternation, and is reported against the baseline and against `ours`.
 
 Prints medians and ratios and writes bench/results/latest.json. Needs PostgreSQL at
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/ocpp_bench; it is recreated).
@@ -58,8 +63,8 @@ def recreate_database(db_url=DB_URL):
     subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
-def start_ours(port):
-    env = {**os.environ, "DATABASE_URL": DB_URL, "OCPP_AUTO_CREATE_CHARGE_POINTS": "1", "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted", "LOG_LEVEL": "WARNING"}
+def start_ours(port, extra_env=None):
+    env = {**os.environ, "DATABASE_URL": DB_URL, "OCPP_AUTO_CREATE_CHARGE_POINTS": "1", "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted", "LOG_LEVEL": "WARNING", **(extra_env or {})}
     env.pop("REDIS_URL", None)
     cmd = [PY, "-m", "daphne", "-v", "0", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
         "--websocket_timeout", "-1", "--websocket_connect_timeout", "60", "--ping-interval", "20", "ocpp_dp.asgi:application"]
@@ -105,39 +110,55 @@ def idle_rss(start, port, n, prefix):
         stop(proc)
 
 
+def variant(text):
+    name, _, assignments = text.partition(":")
+    env = dict(item.split("=", 1) for item in assignments.split(",") if item)
+    if not name or name in ("ours", "baseline") or not env:
+        raise argparse.ArgumentTypeError("expected NAME:VAR=VALUE[,VAR=VALUE...]")
+    return name, env
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--loop-chargers", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--storm", type=int, default=5000)
-    parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--storm", type=int, default=5000, help="0: no storm")
+    parser.add_argument("--idle", type=int, default=2000, help="0: no idle measurement")
+    parser.add_argument("--variant", type=variant, action="append", default=[], help="NAME:VAR=VALUE,...: our server again with this environment")
     args = parser.parse_args()
     (ROOT / "bench/results").mkdir(exist_ok=True)
     recreate_database()
-    results = {"ours": {"loop": [], "storm": []}, "baseline": {"loop": [], "storm": []}}
+    servers = [("baseline", start_baseline), ("ours", start_ours)]
+    servers += [(name, lambda port, env=env: start_ours(port, env)) for name, env in args.variant]
+    results = {name: {"loop": [], "storm": []} for name, _start in servers}
     loop_args = ["--chargers", str(args.loop_chargers), "--seconds", str(args.seconds)]
     for r in range(args.rounds):
-        for name, start in (("baseline", start_baseline), ("ours", start_ours)):
+        for name, start in servers:
             port = free_port()
             proc = start(port)
             try:
                 loop = fleet(port, "closed-loop", *loop_args, "--prefix", "LOOP")
-                storm = fleet(port, "storm", "--chargers", str(args.storm), "--connectors", "2", "--prefix", "STORM")
+                storm = fleet(port, "storm", "--chargers", str(args.storm), "--connectors", "2", "--prefix", "STORM") if args.storm else {"seconds": 0.0}
             finally:
                 stop(proc)
             results[name]["loop"].append(loop["calls_per_s"])
             results[name]["storm"].append(storm["seconds"])
             print(f"round {r + 1} {name:8s}: closed loop {loop['calls_per_s']:8.1f} calls/s   storm {storm['seconds']:7.2f} s", flush=True)
-    results["ours"]["idle_kb_per_charger"] = idle_rss(start_ours, free_port(), args.idle, "IDLE")
-    results["baseline"]["idle_kb_per_charger"] = idle_rss(start_baseline, free_port(), args.idle, "IDLE")
-    summary = {
-        "closed_loop_calls_per_s": {k: statistics.median(results[k]["loop"]) for k in ("ours", "baseline")},
-        "storm_seconds": {k: statistics.median(results[k]["storm"]) for k in ("ours", "baseline")},
-        "idle_kb_per_charger": {k: results[k]["idle_kb_per_charger"] for k in ("ours", "baseline")},
-    }
-    summary["closed_loop_ratio"] = round(summary["closed_loop_calls_per_s"]["ours"] / summary["closed_loop_calls_per_s"]["baseline"], 2)
-    summary["storm_ratio_baseline_over_ours"] = round(summary["storm_seconds"]["baseline"] / summary["storm_seconds"]["ours"], 2)
+    if args.idle:
+        results["ours"]["idle_kb_per_charger"] = idle_rss(start_ours, free_port(), args.idle, "IDLE")
+        results["baseline"]["idle_kb_per_charger"] = idle_rss(start_baseline, free_port(), args.idle, "IDLE")
+    loop = {k: statistics.median(v["loop"]) for k, v in results.items()}
+    summary = {"closed_loop_calls_per_s": loop, "closed_loop_ratio": round(loop["ours"] / loop["baseline"], 2)}
+    for name, _env in args.variant:
+        summary[f"closed_loop_ratio_{name}"] = round(loop[name] / loop["baseline"], 2)
+        summary[f"closed_loop_ours_over_{name}"] = round(loop["ours"] / loop[name], 3)
+    if args.storm:
+        storm = {k: statistics.median(v["storm"]) for k, v in results.items()}
+        summary["storm_seconds"] = storm
+        summary["storm_ratio_baseline_over_ours"] = round(storm["baseline"] / storm["ours"], 2)
+    if args.idle:
+        summary["idle_kb_per_charger"] = {k: results[k]["idle_kb_per_charger"] for k in ("ours", "baseline")}
     print(json.dumps(summary, indent=2))
     (ROOT / "bench/results/latest.json").write_text(json.dumps({"args": vars(args), "runs": results, "summary": summary}, indent=2))
 
