@@ -1,14 +1,17 @@
 """The audit log page (/audit/) and the message log page (/messages/), with Django's test client:
 filters, pagination with the filters kept, rights per site (a site-A operator never sees site B's
-entries, frames or charger names; entries without a site are for superusers), and the page saying
-when the message log is off."""
+entries, frames or charger names; entries without a site are for superusers), the page saying
+when the message log is off, and a real charger's frames (through a real Daphne) on the page."""
+import functools
 import json
 import re
 import zoneinfo
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -16,6 +19,8 @@ from datapoints import sites
 from datapoints.charge_points import create_charge_point
 from datapoints.models import AuditEntry, MessageLogEntry
 from panel.views import logs
+
+from .chargers import RawCharger, eventually
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(microsecond=0)
@@ -322,3 +327,57 @@ def test_what_chargers_and_operators_typed_is_shown_escaped(world):
     assert "<b>x" not in audit_html and "<img" not in audit_html and "<i>written" not in audit_html
     messages_html = root.get("/messages/").content.decode()
     assert "<script>alert" not in messages_html and "&lt;script&gt;alert(1)" in messages_html and "<u>" not in messages_html
+
+
+# --- end to end: frames of a real charger through a real Daphne ------------------------------------
+def in_db_thread(function):
+    """`function` in sync_to_async's thread, that thread's database connection closed after (left
+    open, it keeps PostgreSQL from dropping the test database)."""
+
+    @sync_to_async
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return run
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_real_chargers_frames_show_for_its_site_only(server):
+    @in_db_thread
+    def prepare():
+        a, b = sites.create_site("live-a"), sites.create_site("live-b")
+        sites.assign(a, [create_charge_point("LIVE-A", "Accepted")])
+        op_a, op_b = User.objects.create_user("live-op-a"), User.objects.create_user("live-op-b")
+        sites.set_role(op_a, a, "viewer")
+        sites.set_role(op_b, b, "operator")
+        return op_a, op_b
+
+    @in_db_thread
+    def page(user, **query):
+        response = client_for(user).get("/messages/", query)
+        return [(row.kind, row.entry.direction, row.entry.unique_id, row.entry.action) for row in response.context["rows"]], response.content.decode()
+
+    op_a, op_b = await prepare()
+    charger = await RawCharger.connect(server, "LIVE-A")
+    try:
+        boot = await charger.call("BootNotification", {"chargePointVendor": "LiveVendor", "chargePointModel": "m"}, "boot-1")
+        await charger.send("not json at all")
+        await charger.no_answer(0.2)
+    finally:
+        await charger.close()
+    assert boot[2]["status"] == "Accepted"
+
+    async def three_rows():
+        rows, _html = await page(op_a, charger="LIVE-A")
+        return rows if len(rows) >= 3 else None
+
+    rows = await eventually(three_rows, timeout=10)
+    assert rows == [("BAD", "in", "", ""), ("CALLRESULT", "out", "boot-1", "BootNotification"), ("CALL", "in", "boot-1", "BootNotification")]
+    rows, html = await page(op_b)
+    assert rows == [] and "LIVE-A" not in html and "LiveVendor" not in html
+    rows, _html = await page(op_b, text="LiveVendor")
+    assert rows == []

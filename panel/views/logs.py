@@ -30,7 +30,7 @@ from django.utils.functional import cached_property
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from datapoints import access
+from datapoints import access, messagelog
 from datapoints.elements import CHARGER_ACTIONS, CSMS_ACTIONS
 from datapoints.models import AuditEntry, MessageLogEntry
 
@@ -39,9 +39,7 @@ MESSAGES_PER_PAGE = 100
 # Counting every match of a text search over weeks of frames costs a full scan: the message log
 # counts at most this many and asks for narrower filters past it.
 MESSAGES_COUNT_CAP = 10_000
-# OCPP-J message types; BAD (0): a frame that answers nothing or could not be read
-BAD, CALL, CALLRESULT, CALLERROR = 0, 2, 3, 4
-MESSAGE_TYPES = {CALL: "CALL", CALLRESULT: "CALLRESULT", CALLERROR: "CALLERROR", BAD: "BAD"}
+MESSAGE_TYPES = {messagelog.CALL: "CALL", messagelog.CALLRESULT: "CALLRESULT", messagelog.CALLERROR: "CALLERROR", messagelog.BAD: "BAD"}
 PAYLOAD_SHORT = 120
 SHELL = "-"  # the user filter's value for actions run from a shell (no user)
 NO_SITE = "-"  # the site filter's value for entries without a site (superusers only)
@@ -250,7 +248,7 @@ class MessageFilters(Filters):
                 charge_point = access.charge_point_for(user, self.charger)
             except Http404:  # unknown, or on a site the user has no right on: the same empty list
                 return MessageLogEntry.objects.none()
-        frames = _search(charge_point=charge_point, action=self.action, since=since, until=until, text=self.text)
+        frames = messagelog.search(charge_point=charge_point, action=self.action, since=since, until=until, text=self.text, limit=None)
         if charge_point is None and not user.is_superuser:
             frames = frames.filter(charge_point__in=access.visible_charge_points(user))
         if self.direction in (MessageLogEntry.IN, MessageLogEntry.OUT):
@@ -272,7 +270,7 @@ class Frame:
 
     @property
     def abnormal(self):
-        return self.entry.message_type in (CALLERROR, BAD)
+        return self.entry.message_type in (messagelog.CALLERROR, messagelog.BAD)
 
     @property
     def short(self):
@@ -290,24 +288,6 @@ class Frame:
             return json.dumps(json.loads(self.entry.payload), indent=2, ensure_ascii=False)
         except ValueError:
             return self.entry.payload
-
-
-def _search(charge_point=None, action=None, since=None, until=None, text=None):
-    """The query of datapoints.messagelog.search(..., limit=None), which this page uses once that
-    module is in the tree: frames newest first; `text` a case-insensitive part of the payload or
-    of the message id."""
-    rows = MessageLogEntry.objects.all()
-    if charge_point is not None:
-        rows = rows.filter(charge_point=charge_point)
-    if action:
-        rows = rows.filter(action=action)
-    if since is not None:
-        rows = rows.filter(at__gte=since)
-    if until is not None:
-        rows = rows.filter(at__lte=until)
-    if text:
-        rows = rows.filter(Q(payload__icontains=text) | Q(unique_id__icontains=text))
-    return rows.order_by("-at", "-id")
 
 
 def message_log_days():
