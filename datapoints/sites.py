@@ -84,14 +84,20 @@ def get_site(slug):
 
 def assign(site, charge_points):
     """Put charge points into `site` (None: into no site). Each is in at most one site."""
-    charge_points = [dp for dp in charge_points if dp.dp_type == CHARGE_POINT]
     with transaction.atomic():
-        Datapoint.objects.filter(id__in=[dp.id for dp in charge_points]).update(site=site)
-        for dp in charge_points:
-            dp.site = site
-        changes = write_elements([(dp, "Config.Site", site.slug if site else "") for dp in charge_points])
+        charge_points, changes = place(site, charge_points)
         publish_on_commit(changes)
     return charge_points
+
+
+def place(site, charge_points):
+    """`assign` without announcing it: -> (charge points, [Change]) for the caller to publish after
+    its transaction commits (the handshake gate does, with the rest of its batch)."""
+    charge_points = [dp for dp in charge_points if dp.dp_type == CHARGE_POINT]
+    Datapoint.objects.filter(id__in=[dp.id for dp in charge_points]).update(site=site)
+    for dp in charge_points:
+        dp.site = site
+    return charge_points, write_elements([(dp, "Config.Site", site.slug if site else "") for dp in charge_points])
 
 
 def role_of(user, site):

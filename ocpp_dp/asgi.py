@@ -34,7 +34,10 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": URLRouter(
-            [re_path(r"^ocpp/(?P<client_id>.+)$", ChargePointConsumer.as_asgi())]
+            # /ocpp/<site-slug>/<ClientId> (optional form: the charger must be in that site, and an
+            # auto-created one is put there) before /ocpp/<ClientId>.
+            [re_path(r"^ocpp/(?P<site>[-a-zA-Z0-9_]+)/(?P<client_id>[^/]+)$", ChargePointConsumer.as_asgi())]
+            + [re_path(r"^ocpp/(?P<client_id>.+)$", ChargePointConsumer.as_asgi())]
             + panel_websockets
             + [re_path(r"", NotFoundConsumer.as_asgi())]
         ),

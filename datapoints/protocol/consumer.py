@@ -52,7 +52,7 @@ class ChargePointConsumer(AsyncConsumer):
             log.info("%r offered no subprotocol; serving OCPP 1.6", client_id)
         remote = self._remote_address()
         try:
-            decision = await handshake.get_gate().decide(client_id, remote, self._header(b"authorization"))
+            decision = await handshake.get_gate().decide(client_id, remote, self._header(b"authorization"), self.scope["url_route"]["kwargs"].get("site"))
         except Exception:
             return await self._deny(503, "the central system cannot reach its database; retry later", [("Retry-After", "30")])
         if decision.status:

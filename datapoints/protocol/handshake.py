@@ -1,6 +1,9 @@
-"""Who may open a websocket at /ocpp/<ClientId>, decided before the handshake completes.
+"""Who may open a websocket at /ocpp/<ClientId> (or /ocpp/<site-slug>/<ClientId>), decided before
+the handshake completes.
 
   bad ClientId                              -> 404
+  /ocpp/<site>/...: no such site, or the
+  charge point is in another site           -> 404 (a charger cannot pose under another site)
   unknown ClientId, auto-create off         -> 404, recorded in the unknown-charger list
   unknown ClientId, auto-create on          -> a new datapoint, OCPP_NEW_CHARGE_POINT_STATUS
   too many failed passwords lately          -> 429 (throttled, even with the right key)
@@ -18,7 +21,8 @@ from django.db.models import Q
 from .. import charge_points, passwords
 from ..batching import GroupRunner
 from ..elements import CHARGE_POINT
-from ..models import Datapoint, Element
+from ..models import Datapoint, Element, Site
+from ..sites import place as place_in_site
 from ..writes import ref
 from .session import ChargerSession
 
@@ -69,8 +73,8 @@ class Gate(GroupRunner):
     """Handshakes queue here and are decided together: a reconnect storm of N chargers costs a
     few queries per flush, not a few per charger."""
 
-    async def decide(self, client_id, remote_address, authorization):
-        return await self.submit((client_id, remote_address, authorization))
+    async def decide(self, client_id, remote_address, authorization, site_slug=None):
+        return await self.submit((client_id, remote_address, authorization, site_slug))
 
     def _flush(self, requests):
         with transaction.atomic():
@@ -79,23 +83,32 @@ class Gate(GroupRunner):
 
 
 def decide_many(requests):
-    """[(client_id, remote_address, authorization)] -> ([Decision], [Change]). Database thread."""
+    """[(client_id, remote_address, authorization, site slug or None)] -> ([Decision], [Change]).
+    Database thread."""
+    sites = _sites(requests)
+    requests = [r if r[3] is None or r[3] in sites else (*r[:3], _NO_SITE) for r in requests]
     valid = {}
-    for client_id, _remote, _auth in requests:
+    for client_id, _remote, _auth, _site in requests:
         try:
             valid[client_id] = charge_points.check_client_id(client_id)
         except charge_points.ClientIdError as exc:
             valid[client_id] = exc
     client_ids = [c for c, ok in valid.items() if not isinstance(ok, Exception)]
     dps = {dp.client_id: dp for dp in Datapoint.objects.filter(dp_type=CHARGE_POINT, client_id__in=client_ids)}
-    dps, changes = _create_missing(requests, dps, [c for c in client_ids if c not in dps])
+    dps, changes = _create_missing(requests, dps, [c for c in client_ids if c not in dps], sites)
     values, connectors = _load(dps.values())
     decisions = []
-    for client_id, remote, authorization in requests:
-        if isinstance(valid[client_id], Exception):
+    for client_id, remote, authorization, site_slug in requests:
+        if site_slug is _NO_SITE:
+            log.warning("refused %r from %s: the URL names a site that does not exist", client_id, remote)
+            decisions.append(Decision(404, "unknown site"))
+        elif isinstance(valid[client_id], Exception):
             decisions.append(Decision(404, str(valid[client_id])))
         elif client_id not in dps:
             log.warning("refused unknown charger %r from %s (auto-create is off)", client_id, remote)
+            decisions.append(Decision(404, "unknown charge point"))
+        elif site_slug is not None and dps[client_id].site_id != sites[site_slug].id:
+            log.warning("refused %r from %s: it is not in site %r", client_id, remote, site_slug)
             decisions.append(Decision(404, "unknown charge point"))
         else:
             dp = dps[client_id]
@@ -103,11 +116,20 @@ def decide_many(requests):
     return decisions, changes
 
 
-def _create_missing(requests, dps, missing):
+_NO_SITE = object()  # the URL named a site that does not exist
+
+
+def _sites(requests):
+    slugs = {site for *_rest, site in requests if site is not None}
+    return {site.slug: site for site in Site.objects.filter(slug__in=slugs)} if slugs else {}
+
+
+def _create_missing(requests, dps, missing, sites):
+    missing = [c for c in missing if _site_of(requests, c) is not _NO_SITE]
     if not missing:
         return dps, []
     if not settings.OCPP_AUTO_CREATE_CHARGE_POINTS:
-        remotes = {client_id: remote for client_id, remote, _auth in requests}
+        remotes = {client_id: remote for client_id, remote, _auth, _site in requests}
         for client_id in missing:
             charge_points.record_unknown(client_id, remotes[client_id])
         return dps, []
@@ -115,10 +137,28 @@ def _create_missing(requests, dps, missing):
     created, changes = charge_points.create_charge_points(missing, status)
     for dp in created.values():
         log.info("created %s for new charger %r (%s)", dp.name, dp.client_id, status)
+    changes += _put_into_sites(created.values(), requests, sites)
     dps.update(created)
     if len(dps) < len(missing):  # some were created by another node meanwhile
         dps.update({dp.client_id: dp for dp in Datapoint.objects.filter(client_id__in=[c for c in missing if c not in dps])})
     return dps, changes
+
+
+def _site_of(requests, client_id):
+    return next((site for c, _remote, _auth, site in requests if c == client_id), None)
+
+
+def _put_into_sites(created, requests, sites):
+    """New charge points that connected at /ocpp/<site>/<ClientId> belong to that site."""
+    by_site = {}
+    for dp in created:
+        slug = _site_of(requests, dp.client_id)
+        if slug is not None:
+            by_site.setdefault(slug, []).append(dp)
+    changes = []
+    for slug, dps in by_site.items():
+        changes += place_in_site(sites[slug], dps)[1]
+    return changes
 
 
 def _load(dps):
