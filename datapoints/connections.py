@@ -8,6 +8,7 @@ process sweeps every OCPP_SWEEP_INTERVAL seconds, and Celery beat runs it too, s
 corrected even when every node is down.
 """
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -39,6 +40,8 @@ def sweep():
         Element.objects.filter(path="State.Connected", value=True, datapoint__dp_type=CHARGE_POINT)
         .values_list("datapoint_id", "datapoint__name", "datapoint__client_id")
     )
+    if not settings.REDIS_URL:
+        connected = _from_before_this_process(connected)
     book = address_book()
     swept = []
     for dp_id, name, client_id in connected:
@@ -56,6 +59,26 @@ def sweep():
     if swept:
         log.warning("marked %d charge point(s) disconnected: no process holds them (a node stopped?): %s", len(swept), ", ".join(swept[:20]))
     return swept
+
+
+def _from_before_this_process(connected):
+    """Without Redis each process has an address book of its own and cannot know another's
+    connections (only tests run several servers on one database that way). It sweeps only what
+    claims to be connected since before it started: those connections belong to a process that is
+    gone (a crash, a restart)."""
+    rows = list(connected)
+    since = dict(Element.objects.filter(datapoint_id__in=[r[0] for r in rows], path="State.ConnectedSince").values_list("datapoint_id", "value"))
+    return [r for r in rows if not since.get(r[0]) or _parsed(since[r[0]]) < PROCESS_STARTED]
+
+
+def _parsed(text):
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return PROCESS_STARTED - timedelta(seconds=1)  # unreadable: treat it as from before
+
+
+PROCESS_STARTED = timezone.now()
 
 
 def ensure_sweeper():
