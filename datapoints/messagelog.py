@@ -221,7 +221,7 @@ def prune(days=None, batch=PRUNE_BATCH, now=None):
     cutoff = (now or timezone.now()) - timedelta(days=days)
     total = 0
     while True:
-        ids = MessageLogEntry.objects.filter(at__lt=cutoff).order_by("at").values("id")[:batch]
+        ids = MessageLogEntry.objects.filter(at__lt=cutoff).order_by().values("id")[:batch]
         deleted, _ = MessageLogEntry.objects.filter(id__in=ids).delete()
         total += deleted
         if deleted < batch:
@@ -243,5 +243,5 @@ def search(charge_point=None, action=None, since=None, until=None, text=None, li
         rows = rows.filter(at__lte=until)
     if text:
         rows = rows.filter(Q(payload__icontains=text) | Q(unique_id__icontains=text))
-    rows = rows.order_by("-at", "-id")
+    rows = rows.order_by("-id")  # newest first (ids follow time; the BRIN index on `at` cannot sort)
     return rows if limit is None else rows[:limit]

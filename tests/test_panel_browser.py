@@ -155,6 +155,9 @@ def test_hook_failures_are_shown_and_the_hook_can_be_turned_off_for_one_charger(
     charger = charger_loop.connect(hooked, "BR-HOOK-1")
     charger_loop.run(charger.boot())
     raw = lambda tag: charger_loop.run(charger.call(call.Authorize(id_tag=tag))).id_tag_info["status"]  # noqa: E731
+    deadline = time.monotonic() + 15  # Daphne reads which hooks exist every 5 s (a Celery worker publishes them)
+    while raw("BLOCK-ME") != "Blocked" and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert raw("BLOCK-ME") == "Blocked"  # the hook answers
     assert raw("RAISE") == "Accepted"  # the hook failed: the built-in answer went out
     log_in(page, hooked, "root", superuser=True)

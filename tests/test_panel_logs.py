@@ -288,7 +288,7 @@ def test_frames_show_type_direction_and_the_whole_payload_on_demand(frames, worl
 
 
 def test_the_message_log_is_paginated_and_counts_are_capped(world, monkeypatch):
-    MessageLogEntry.objects.bulk_create([frame(i, world["a"], unique_id=f"u{i}") for i in range(250)])
+    MessageLogEntry.objects.bulk_create([frame(i, world["a"], unique_id=f"u{i}") for i in reversed(range(250))])  # stored oldest first, as a server does
     client = client_for(world["op_a"])
     page = client.get("/messages/", {"action": "Heartbeat"})
     assert len(shown(page)) == 100 and page.context["rows"][0].entry.unique_id == "u0"
