@@ -3,7 +3,7 @@ visible on the charge point's page in headless Chromium.
 
   python bench/panel_latency.py [--changes 50] [--database-url URL] [--redis-url URL]
 
-Starts one Daphne (a fresh SQLite file by default), a raw websocket charger and Debian's Chromium
+Starts one Daphne (a fresh SQLite file by default; a PostgreSQL --database-url is recreated), a raw websocket charger and Debian's Chromium
 (PANEL_CHROMIUM, default /usr/bin/chromium) through Playwright. For each change the clock starts
 when the charger sends the frame and stops when the page shows the value (polled every animation
 frame). Prints the median, p95 and max in milliseconds.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.run import free_port, wait_port  # noqa: E402
+from bench.run import free_port, recreate_database, wait_port  # noqa: E402
 
 PASSWORD = "bench-panel-pw-1"
 
@@ -81,6 +81,8 @@ def main():
     from playwright.sync_api import sync_playwright
 
     var_dir = tempfile.mkdtemp(prefix="panel-bench-")
+    if args.database_url.startswith("postgres"):
+        recreate_database(args.database_url)
     proc, port = start_server(var_dir, args.database_url or f"sqlite:///{var_dir}/db.sqlite3", args.redis_url)
     try:
         charger = Charger(f"ws://127.0.0.1:{port}/ocpp/LAT-1")
