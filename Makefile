@@ -20,10 +20,11 @@ run: venv
 	@echo
 	@echo "  OCPP 1.6J central system on port $(PORT)"
 	@echo "  Chargers connect to   ws://<this host>:$(PORT)/ocpp/<ClientId>   (subprotocol ocpp1.6)"
+	@echo "  Panel:                http://127.0.0.1:$(PORT)/   (log in; sites and operators under /sites/)"
 	@echo "  Admin:                http://127.0.0.1:$(PORT)/admin/"
 	@echo "  First admin user:     $(PY) manage.py createsuperuser"
 	@echo "  Add a charger:        $(PY) manage.py dp_create <ClientId>   (or set OCPP_AUTO_CREATE_CHARGE_POINTS=1)"
-	@echo "  Approve it:           $(PY) manage.py dp_set _ChargePoint0001.Config.RegistrationStatus Accepted"
+	@echo "  Approve it:           in the panel (Approve), or $(PY) manage.py dp_set _ChargePoint0001.Config.RegistrationStatus Accepted"
 	@echo
 	$(VENV)/bin/daphne -e tcp:port=$(PORT):interface=0.0.0.0:backlog=4096 --websocket_timeout -1 --websocket_connect_timeout 60 --ping-interval 20 ocpp_dp.asgi:application
 
