@@ -1,11 +1,15 @@
 """Celery tasks (`celery -A ocpp_dp worker`). Commands go through datapoints.commands.send_command,
 whose synchronous form keeps one event loop per worker process."""
+import logging
+
 from celery import shared_task
 from celery.signals import worker_init, worker_shutdown
 from django.conf import settings
 
 from . import connections
 from .commands import CommandRefused, send_command
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="datapoints.tasks.sweep_connections", ignore_result=True)
@@ -31,9 +35,14 @@ def send_command_task(charge_point, action, payload, timeout=None):
 
 @shared_task(name="datapoints.tasks.run_scheduled_command", ignore_result=True)
 def run_scheduled_command(scheduled_command_id):
+    from .models import ScheduledCommand
     from .schedules import run_scheduled
 
-    run = run_scheduled(scheduled_command_id)
+    try:
+        run = run_scheduled(scheduled_command_id)
+    except ScheduledCommand.DoesNotExist:  # deleted after beat sent this run: nothing to do
+        log.info("scheduled command %s was deleted before its run; skipped", scheduled_command_id)
+        return {"targets": 0, "answered": 0, "skipped": "deleted"}
     return {"targets": run.targets, "answered": run.answered}
 
 

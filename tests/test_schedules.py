@@ -97,3 +97,9 @@ async def test_peak_hours_run_sends_8_amps_starting_now(server):
     started = datetime.fromisoformat(schedule_sent["start_schedule"])
     assert before - timedelta(seconds=1) <= started <= timezone.now()
     assert run.answered == 1 and await dp_get(f"{name}.Commands.SetChargingProfile.Response") == {"status": "Accepted"}
+
+
+def test_a_run_of_a_schedule_deleted_meanwhile_is_skipped():
+    from datapoints.tasks import run_scheduled_command
+
+    assert run_scheduled_command.run(987654) == {"targets": 0, "answered": 0, "skipped": "deleted"}
