@@ -1,9 +1,15 @@
 """The fleet overview's rows and counts, from element values (Django's test client)."""
+import json
+
 import pytest
+import redis
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 
+from datapoints.addresses import KEY_PREFIX
 from datapoints.charge_points import connector, create_charge_point
 from datapoints.writes import ref, write_elements
 
@@ -14,9 +20,17 @@ def meter(*samples):
     return [{"timestamp": "2026-11-21T10:00:00Z", "sampledValue": list(samples)}]
 
 
+def held_by_a_server(client_id):
+    """What a connection leaves besides State.Connected, so that the other test servers' sweeps
+    (tests/test_nodes.py runs nodes that sweep every second) take the charger for connected."""
+    if settings.REDIS_URL:
+        redis.from_url(settings.REDIS_URL).set(KEY_PREFIX + client_id, json.dumps({"channel": "test!held", "epoch": "test"}), ex=60)
+    return [("State.ConnectedSince", timezone.now().isoformat())]
+
+
 def given(client_id, registration="Accepted", connected=True, connectors=()):
     dp = create_charge_point(client_id, registration)
-    writes = [(dp, "State.Connected", connected)]
+    writes = [(dp, "State.Connected", connected)] + ([(dp, path, value) for path, value in held_by_a_server(client_id)] if connected else [])
     with transaction.atomic():
         for number, values in connectors:
             c = connector(ref(dp), number)
