@@ -43,7 +43,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import MessageLogEntry
-from .writes import Rows, write_elements
+from .writes import Rows
 
 log = logging.getLogger(__name__)
 
@@ -136,17 +136,12 @@ def rows(drained):
     return Rows(MessageLogEntry, _COLUMNS, [_stored(row) for row in drained])
 
 
-def insert(drained):
-    """Store drained rows on their own, with one statement. Call inside a transaction."""
-    write_elements([], also=[rows(drained)])
-
-
 def insert_alone(taken):
     """After a failed batch: the rows `take()` gave, in a transaction of their own; dropped (and
     said) if that fails too, so a frame that cannot be stored never costs a charger its answer."""
     try:
         with transaction.atomic():
-            write_elements([], also=[taken])
+            taken.insert()
     except Exception as exc:
         log.warning("message log: %d rows could not be stored and were dropped: %s", len(taken.values), exc)
 

@@ -159,7 +159,7 @@ def _charge_point(client_id="log-unit"):
 
 def _store_buffer():
     with transaction.atomic():
-        messagelog.insert(messagelog.drain())
+        messagelog.rows(messagelog.drain()).insert()
 
 
 def test_awkward_frames_are_stored():

@@ -125,7 +125,10 @@ def _sites(requests):
 
 
 def _create_missing(requests, dps, missing, sites):
-    missing = [c for c in missing if _site_of(requests, c) is not _NO_SITE]
+    site_of = {}  # the first request of a ClientId names its site, as before
+    for client_id, _remote, _auth, site in requests:
+        site_of.setdefault(client_id, site)
+    missing = [c for c in missing if site_of[c] is not _NO_SITE]
     if not missing:
         return dps, []
     if not settings.OCPP_AUTO_CREATE_CHARGE_POINTS:
@@ -137,22 +140,18 @@ def _create_missing(requests, dps, missing, sites):
     created, changes = charge_points.create_charge_points(missing, status)
     for dp in created.values():
         log.info("created %s for new charger %r (%s)", dp.name, dp.client_id, status)
-    changes += _put_into_sites(created.values(), requests, sites)
+    changes += _put_into_sites(created.values(), site_of, sites)
     dps.update(created)
     if len(dps) < len(missing):  # some were created by another node meanwhile
         dps.update({dp.client_id: dp for dp in Datapoint.objects.filter(client_id__in=[c for c in missing if c not in dps])})
     return dps, changes
 
 
-def _site_of(requests, client_id):
-    return next((site for c, _remote, _auth, site in requests if c == client_id), None)
-
-
-def _put_into_sites(created, requests, sites):
+def _put_into_sites(created, site_of, sites):
     """New charge points that connected at /ocpp/<site>/<ClientId> belong to that site."""
     by_site = {}
     for dp in created:
-        slug = _site_of(requests, dp.client_id)
+        slug = site_of[dp.client_id]
         if slug is not None:
             by_site.setdefault(slug, []).append(dp)
     changes = []
