@@ -6,7 +6,7 @@
   SiteRole viewer      sees the site's charge points
   no role on a site    its charge points do not exist for this user (404, never a name leaked)
 
-The panel, the REST API and the panel's websocket all ask here. See docs/decisions/0008-sites.md.
+The panel, the REST API and the panel's websocket all ask here. See docs/decisions/0008-sites-and-rights.md.
 """
 from django.http import Http404
 

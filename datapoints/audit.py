@@ -33,6 +33,13 @@ def record(user, action, charge_point=None, site=None, target="", detail=None, o
     return entry
 
 
+def shared_site(charge_points):
+    """The site of the charge points when they all have the same one (an entry on it is read by
+    that site's people), else None (superusers read it)."""
+    sites = {dp.site_id for dp in charge_points}
+    return charge_points[0].site if len(sites) == 1 and None not in sites else None
+
+
 def record_command(user, charge_point, action, payload, outcome, refused="", batch=None):
     """A command sent by an operator: the payload (secrets masked) and the charger's answer.
     `batch` ties the commands of one send-to-many together (panel/bulk.py)."""

@@ -187,8 +187,7 @@ def record(user, action, command=None, ok=True, outcome="", detail=None, name=No
     (superusers read it)."""
     if targets is None:
         targets = [] if command is None or command.all_accepted else list(command.charge_points.select_related("site"))
-    sites = {dp.site_id for dp in targets}
-    site = targets[0].site if len(sites) == 1 and None not in sites else None
+    site = audit.shared_site(targets)
     base = {} if command is None else {"command": command.action, "when": timing(command)["text"]}
     target = name if name is not None else command.name
     return audit.record(user, action, site=site, target=target[:200], detail={**base, **(detail or {})}, ok=ok, outcome=outcome)

@@ -26,9 +26,7 @@ def begin(user, charge_points, action, payload):
     """Record the batch; -> its id. The caller has checked the rights and the payload."""
     batch = uuid.uuid4().hex
     targets = [dp.client_id for dp in charge_points]
-    sites = {dp.site_id for dp in charge_points}
-    site = charge_points[0].site if len(sites) == 1 and None not in sites else None  # else superusers read it
-    audit.record(user, "command_many", site=site, target=f"{action} to {len(targets)} charge points", detail={"batch": batch, "command": action, "payload": redacted(action, payload), "targets": targets})
+    audit.record(user, "command_many", site=audit.shared_site(charge_points), target=f"{action} to {len(targets)} charge points", detail={"batch": batch, "command": action, "payload": redacted(action, payload), "targets": targets})
     return batch
 
 

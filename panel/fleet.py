@@ -190,11 +190,12 @@ def counts(charge_points):
     connected_ids = Element.objects.filter(datapoint_id__in=ids, path="State.Connected", value=True).values("datapoint_id")
     on_connected = Element.objects.filter(datapoint__charge_point_id__in=connected_ids)
     charging = on_connected.filter(path="Status.status", value__in=sorted(CHARGING_STATUSES)).values("datapoint__charge_point_id").distinct().count()
-    faulty_connectors = on_connected.filter(Q(path="Status.status", value__in=sorted(FAULT_STATUSES)) | Q(path="Status.errorCode") & ~Q(value__in=["", "NoError"]))
-    faulty_own = Element.objects.filter(datapoint_id__in=connected_ids).filter(Q(path="Status.status", value__in=sorted(FAULT_STATUSES)) | Q(path="Status.errorCode") & ~Q(value__in=["", "NoError"]))
-    faulted = set(faulty_connectors.values_list("datapoint__charge_point_id", flat=True)) | set(faulty_own.values_list("datapoint_id", flat=True))
+    fault = Q(path="Status.status", value__in=sorted(FAULT_STATUSES)) | Q(path="Status.errorCode") & ~Q(value__in=["", "NoError"])
+    faulty_connectors = on_connected.filter(fault).values_list("datapoint__charge_point_id", flat=True)
+    faulty_own = Element.objects.filter(fault, datapoint_id__in=connected_ids).values_list("datapoint_id", flat=True)
+    faulted = set(faulty_connectors) | set(faulty_own)
     total = charge_points.count()
-    connected = Element.objects.filter(datapoint_id__in=ids, path="State.Connected", value=True).count()
+    connected = connected_ids.count()
     return {
         "total": total,
         "connected": connected,

@@ -10,7 +10,7 @@ stale: they are true whether the charger is connected or not.
 """
 from dataclasses import dataclass
 
-from datapoints.elements import CHARGE_POINT, ELEMENTS, FAMILIES, JSON, element
+from datapoints.elements import ELEMENTS, element
 from datapoints.models import Datapoint, Element
 
 GOOD, STALE, NEVER = "good", "stale", "never written"
@@ -53,10 +53,6 @@ class ElementRow:
     def source(self):
         return "server" if server_kept(self.path) else "charger"
 
-    @property
-    def is_json(self):
-        return self.kind == JSON or isinstance(self.value, (dict, list))
-
 
 @dataclass
 class Group:
@@ -79,15 +75,20 @@ class Node:
 
 
 def _rows(dp, stored, connected):
-    paths = list(ELEMENTS[dp.dp_type]) + sorted(p for p in stored if p not in ELEMENTS[dp.dp_type] and _in_family(dp.dp_type, p))
+    paths = list(ELEMENTS[dp.dp_type]) + sorted(p for p in stored if p not in ELEMENTS[dp.dp_type] and _in_catalogue(dp.dp_type, p))
     for path in paths:
         spec = element(dp.dp_type, path)
         value, changed_at = stored.get(path, (None, None))
         yield ElementRow(dp.name, path, spec.kind, spec.meaning, spec.writable, spec.history, spec.choices, value, changed_at, quality(path, path in stored, connected))
 
 
-def _in_family(dp_type, path):
-    return any(path.startswith(prefix) for prefix in FAMILIES[dp_type])
+def _in_catalogue(dp_type, path):
+    """A stored path the catalogue knows (a family member such as Configuration.<key>)."""
+    try:
+        element(dp_type, path)
+    except KeyError:
+        return False
+    return True
 
 
 def _groups(rows):
@@ -106,7 +107,3 @@ def tree(charge_point):
         stored[dp_id][path] = (value, changed_at)
     connected = stored[charge_point.id].get("State.Connected", (False,))[0] is True
     return [Node(dp, _groups(_rows(dp, stored[dp.id], connected))) for dp in dps]
-
-
-def writable_paths():
-    return [path for path, spec in ELEMENTS[CHARGE_POINT].items() if spec.writable]

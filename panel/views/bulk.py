@@ -9,7 +9,7 @@ from datapoints import access
 from datapoints.commands import CommandRefused, check_command
 
 from .. import bulk, schema_form
-from .console import OUTCOME_TEXT, _action, _timeout
+from .console import _action, _timeout
 
 
 @login_required
@@ -72,6 +72,5 @@ def _progress_response(request, user, batch, refused=()):
         "answered": sum(1 for e in done if e.ok),
         "finished": len(done) >= total,
         "refused": refused,
-        "titles": OUTCOME_TEXT,
     }
     return render(request, "panel/bulk_progress.html", context)

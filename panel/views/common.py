@@ -33,7 +33,3 @@ def forbidden(request, why):
 
 def operator_of(request, dp):
     return access.can_operate(request.user, dp)
-
-
-def is_htmx(request):
-    return request.headers.get("HX-Request") == "true"

@@ -39,7 +39,7 @@ def _fleet_context(request):
 @login_required
 def overview(request):
     context = _fleet_context(request)
-    context.update(_unknown_context(request))
+    context.update(_unknown_context(request, context["operated_site_ids"]))
     context["actions"] = sorted(CSMS_ACTIONS)
     return render(request, "panel/fleet.html", context)
 
@@ -50,8 +50,8 @@ def unknown(request):
     return render(request, "panel/fleet_unknown.html", _unknown_context(request))
 
 
-def _unknown_context(request):
-    operated = access.operated_site_ids(request.user)
+def _unknown_context(request, operated=None):
+    operated = access.operated_site_ids(request.user) if operated is None else operated
     if not (operated or request.user.is_superuser):
         return {"unknown": []}
     return {"unknown": fleet.unknown_chargers(), "create_sites": access.visible_sites(request.user).filter(id__in=operated)}
