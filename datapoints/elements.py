@@ -9,7 +9,7 @@ from dataclasses import dataclass
 CHARGE_POINT = "_OCPP_1_6_ChargePoint"
 CONNECTOR = "_OCPP_1_6_Connector"
 
-STR, INT, BOOL, JSON, TIME = "string", "int", "bool", "json", "time"
+STR, INT, FLOAT, BOOL, JSON, TIME = "string", "int", "float", "bool", "json", "time"
 REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 
 
@@ -28,6 +28,13 @@ class Element:
 
         if self.kind == INT:
             return int(text)
+        if self.kind == FLOAT:
+            import math
+
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(f"{text!r} is not a finite number")
+            return value
         if self.kind == BOOL:
             lowered = str(text).strip().lower()
             if lowered in ("1", "true", "yes", "on"):
@@ -145,6 +152,39 @@ def _status_elements():
         yield Element(f"Status.{leaf}", kind, meaning)
 
 
+# Derived from MeterValues (datapoints/metering/): normalised units, phases combined. Path, unit, meaning, history.
+CONNECTOR_METERING = (
+    ("Metering.Power.Active.Import", "kW", "Active power drawn, summed over the phases.", True),
+    ("Metering.Power.Offered", "kW", "Maximum power offered to the EV.", False),
+    ("Metering.Current.Import", "A", "Current drawn: the mean over the phases that carry it.", True),
+    ("Metering.Current.Import.L1", "A", "Current drawn on L1.", False),
+    ("Metering.Current.Import.L2", "A", "Current drawn on L2.", False),
+    ("Metering.Current.Import.L3", "A", "Current drawn on L3.", False),
+    ("Metering.Current.Offered", "A", "Maximum current offered to the EV.", False),
+    ("Metering.Voltage", "V", "Voltage: the mean over L-N (L-L divided by √3).", True),
+    ("Metering.Frequency", "Hz", "Grid frequency.", False),
+    ("Metering.Power.Factor", "", "Power factor.", False),
+    ("Metering.SoC", "%", "State of charge of the EV.", True),
+    ("Metering.Temperature", "°C", "Temperature reported by the charger.", True),
+    ("Metering.Energy.Active.Import.Register", "kWh", "Lifetime energy register, corrected: it only rises (a single drop is ignored as a glitch, a lasting drop is a meter reset carried as an offset; Config.EnergyUnitOverride applied).", True),
+    ("Metering.Energy.Session", "kWh", "Energy of the running (or last) session: register minus meterStart, per-session counters detected; the final figure after StopTransaction; never negative.", True),
+    ("Metering.Energy.Today", "kWh", "Energy since midnight in the site's time zone (else TIME_ZONE): the sum of the register's positive deltas.", False),
+    ("Metering.Energy.Week", "kWh", "Energy since Monday 00:00 (ISO week) in the site's time zone.", False),
+    ("Metering.Energy.Month", "kWh", "Energy since the first of the month in the site's time zone.", False),
+)
+CHARGE_POINT_METERING = (
+    ("Metering.Power.Active.Import", "kW", "Active power of the charge point: the sum over its connectors (connector 0's own reading when it sends one and no connector does).", True),
+    ("Metering.Energy.Today", "kWh", "Sum of the connectors' Metering.Energy.Today.", False),
+    ("Metering.Energy.Week", "kWh", "Sum of the connectors' Metering.Energy.Week.", False),
+    ("Metering.Energy.Month", "kWh", "Sum of the connectors' Metering.Energy.Month.", False),
+)
+
+
+def _metering_elements(table):
+    for path, unit, meaning, history in table:
+        yield Element(path, FLOAT, f"{meaning} Unit: {unit}." if unit else meaning, history=history)
+
+
 def _charge_point_elements():
     yield Element("ClientId", STR, "OCPP identity of the charge point; written once at creation and never changed.")
     yield Element("Common.ConnState", STR, "Connection state: Disconnected, Connected (socket open, not accepted) or Registered (socket open and accepted).", choices=("Disconnected", "Connected", "Registered"))
@@ -177,10 +217,18 @@ def _charge_point_elements():
     yield Element("Config.MaxConnectors", INT, "Highest connector id this charger may use; 0 means OCPP_MAX_CONNECTORS.", writable=True)
     yield Element("Config.Site", STR, "Slug of the site that owns the charge point, empty for none; set with `site_assign` or in the panel's site page.")
     yield Element("Config.Description", STR, "Free text for operators (site, bay, notes).", writable=True)
+    yield Element("Config.EnergyUnitOverride", STR, "Correct a charger that labels its energy wrongly: `kWh` reads values labelled Wh as kWh (the 1000x quirk), `Wh` reads values labelled kWh as Wh; empty reads them as labelled.", writable=True, choices=("", "Wh", "kWh"))
+    yield Element("State.EnergyUnitSuspect", BOOL, "True when the energy register rose about 1000x too slowly for the measured power (values labelled Wh that are kWh); set Config.EnergyUnitOverride to kWh to correct it.")
+    yield Element("Config.MaxCurrent", FLOAT, "Maximum current for the charge point, amps; applied to the charger as a charging profile when written and when it connects. Empty: no limit set by the central system.", writable=True)
+    yield Element("State.MaxCurrent", FLOAT, "Maximum current the charger accepted (amps), as last applied.")
+    yield Element("State.MaxCurrentError", STR, "Why the last Config.MaxCurrent could not be applied; empty when it was.")
+    yield Element("State.MaxCurrentMethod", JSON, "The charging-profile kind that worked on this charger (purpose, kind, stack level, rate unit), tried first next time.")
     for field in DEVICE_INFO_FIELDS:
         yield Element(f"DeviceInfo.{field}", STR, f"`{field}` from the last BootNotification.")
     yield from _status_elements()
     yield Element("MeterValues", JSON, "The last MeterValues telegram for connector 0 (the main meter), its meterValue list.", history=False)
+    yield from _metering_elements(CHARGE_POINT_METERING)
+    yield Element("Metering.SkippedValues", INT, "sampledValues the charger sent without a usable number (empty, SignedData, not numeric), counted since the charge point was created.", history=False)
     yield from _request_elements(CHARGER_ACTIONS, "Requests", "request from the charger")
     yield from _request_elements(CSMS_ACTIONS, "Commands", "command sent to the charger")
 
@@ -195,6 +243,9 @@ def _connector_elements():
     for leaf, kind in STOP_FIELDS.items():
         yield Element(f"Transaction.Stop.{leaf}", kind, f"`{leaf}` of the last StopTransaction.")
     yield Element("MeterValues", JSON, "The last MeterValues telegram's meterValue list, as JSON text.", history=False)
+    yield from _metering_elements(CONNECTOR_METERING)
+    yield Element("Metering.Session.Duration", INT, "Seconds the running (or last) session has lasted, from its start time to the last reading (or its stop). Unit: s.")
+    yield Element("Metering.Tracking", JSON, "The metering's own bookkeeping for this connector (last raw register, reset offset, a drop waiting for confirmation, the time buckets' keys); kept so that a restart or another node carries on where it stopped.", history=False)
 
 
 ELEMENTS = {

@@ -16,6 +16,8 @@ class Site(models.Model):
     name = models.CharField(max_length=120, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
     notes = models.TextField(blank=True)
+    # Charging control: amps shared by the site's charging connectors (none: no site limit).
+    max_current = models.FloatField(null=True, blank=True, help_text="Amps shared by the site's charging connectors; empty for no limit.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -131,6 +133,16 @@ class Transaction(models.Model):
     stop_id_tag = models.CharField(max_length=20, blank=True)
     transaction_data = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Metering (datapoints/metering/): the charger's times parsed, and the session's energy.
+    start_time = models.DateTimeField(null=True, blank=True, db_index=True)
+    stop_time = models.DateTimeField(null=True, blank=True)
+    energy_kwh = models.FloatField(null=True, blank=True)  # running while open, final once stopped
+    last_register_kwh = models.FloatField(null=True, blank=True)  # the last corrected register reading in it
+    per_session_register = models.BooleanField(null=True, blank=True)  # the charger's register restarts per session
+    energy_flags = models.JSONField(default=list, blank=True)  # anomalies seen: negative_clamped, unit_suspect, meter_reset, ...
+    # Closed by an operator (a zombie: no StopTransaction will ever come).
+    closed_by = models.CharField(max_length=150, blank=True)
+    close_note = models.TextField(blank=True)
 
     class Meta:
         constraints = [
@@ -158,9 +170,29 @@ class MeterSample(models.Model):
     format = models.CharField(max_length=12, default="Raw")
     value = models.TextField()  # as sent: SignedData can be long
     value_number = models.FloatField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)  # server time; BRIN-indexed on PostgreSQL (migration 0007), for pruning
 
     class Meta:
         indexes = [models.Index(fields=["charge_point", "connector_id", "timestamp"])]
+
+
+class MeterRollup(models.Model):
+    """Raw meter samples older than OCPP_SAMPLE_DAYS, kept as one row per minute, measurand, phase and unit."""
+
+    charge_point = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="rollups")
+    connector_id = models.PositiveIntegerField()
+    minute = models.DateTimeField()
+    measurand = models.CharField(max_length=40)
+    phase = models.CharField(max_length=8, blank=True)
+    unit = models.CharField(max_length=12, blank=True)
+    count = models.PositiveIntegerField()
+    minimum = models.FloatField()
+    maximum = models.FloatField()
+    mean = models.FloatField()
+    last = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["charge_point", "connector_id", "minute", "measurand", "phase", "unit"], name="one_rollup_per_minute")]
 
 
 class IdTag(models.Model):
@@ -171,6 +203,12 @@ class IdTag(models.Model):
     expiry_date = models.DateTimeField(null=True, blank=True)
     parent_id_tag = models.CharField(max_length=20, blank=True)
     note = models.CharField(max_length=200, blank=True)
+    max_concurrent_tx = models.PositiveIntegerField(null=True, blank=True, help_text="Transactions this tag may run at once; empty for no limit.")
+    # Local authorization list: a tag is in the list while in_local_list; every change of a tag
+    # (removal too) sets list_version to the next list version, so a differential SendLocalList
+    # carries the tags with list_version above the charger's version.
+    in_local_list = models.BooleanField(default=False)
+    list_version = models.PositiveIntegerField(default=0, db_index=True)
 
     def __str__(self):
         return self.id_tag
@@ -186,6 +224,67 @@ class IdTag(models.Model):
         if self.parent_id_tag:
             info["parentIdTag"] = self.parent_id_tag
         return info
+
+
+class Reservation(models.Model):
+    """A ReserveNow sent to a charger; its primary key is the OCPP reservationId."""
+
+    ACTIVE = ("Requested", "Accepted")
+    STATUSES = [(s, s) for s in ("Requested", "Accepted", "Faulted", "Occupied", "Rejected", "Unavailable", "Cancelled", "Expired", "Used", "Failed")]
+
+    charge_point = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="reservations")
+    connector_id = models.PositiveIntegerField()
+    id_tag = models.CharField(max_length=20)
+    parent_id_tag = models.CharField(max_length=20, blank=True)
+    expiry_date = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=STATUSES, default="Requested")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    transaction = models.ForeignKey(Transaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="reservations")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"reservation {self.pk} on {self.charge_point}-{self.connector_id} for {self.id_tag}"
+
+
+class Alarm(models.Model):
+    """A SCADA alarm: came, went, acknowledged. One active alarm per charger, connector and kind."""
+
+    KINDS = [
+        ("faulted", "connector Faulted"),
+        ("offline", "charger offline"),
+        ("hook_failed", "hook failing"),
+        ("energy_negative", "negative session energy"),
+        ("energy_unit", "energy unit suspect (1000x)"),
+        ("meter_reset", "meter reset"),
+    ]
+
+    charge_point = models.ForeignKey(Datapoint, on_delete=models.CASCADE, related_name="alarms")
+    connector_id = models.PositiveIntegerField(default=0)  # 0: the charge point as a whole
+    kind = models.CharField(max_length=24, choices=KINDS)
+    text = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    came_at = models.DateTimeField(db_index=True)
+    went_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    acknowledged_by_name = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-came_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["charge_point", "connector_id", "kind"], condition=Q(went_at__isnull=True), name="one_active_alarm_per_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.charge_point}" + (f"-{self.connector_id}" if self.connector_id else "")
+
+    @property
+    def active(self):
+        return self.went_at is None
 
 
 class UnknownChargePoint(models.Model):

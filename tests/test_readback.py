@@ -51,6 +51,12 @@ NOT_WRITTEN_BY_SESSION = {
        for action in NEVER_REFUSED_ACTIONS},
     **{(CHARGE_POINT, f"Requests.{action}.HookError"): "no hooks are loaded in this session (tests/test_hooks.py covers them)"
        for action in NEVER_REFUSED_ACTIONS + ("StopTransaction",)},
+    # Issue 9, work in progress: each moves to the expected values as its writer lands.
+    **{(CHARGE_POINT, path): "issue 9: not written yet" for path in (
+        "Config.EnergyUnitOverride", "State.EnergyUnitSuspect", "Config.MaxCurrent", "State.MaxCurrent",
+        "State.MaxCurrentError", "State.MaxCurrentMethod", "Metering.SkippedValues",
+        "Metering.Power.Active.Import", "Metering.Energy.Today", "Metering.Energy.Week", "Metering.Energy.Month")},
+    **{(CONNECTOR, path): "issue 9: not written yet" for path in ELEMENTS[CONNECTOR] if path.startswith("Metering.")},
 }
 
 
