@@ -24,3 +24,6 @@ urlpatterns = [
 ]
 # Each of these page modules lists its own routes.
 urlpatterns += schedules.urlpatterns + logs.urlpatterns + sites.urlpatterns
+from .views import sessions  # noqa: E402 (issue 9: the sessions pages)
+
+urlpatterns += sessions.urlpatterns

@@ -15,7 +15,6 @@ Times typed into the filters are read in the browser's time zone (the page sends
 import json
 import zoneinfo
 from dataclasses import dataclass, fields
-from datetime import datetime, time
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -25,12 +24,12 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.functional import cached_property
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from datapoints import access, messagelog
+from datapoints.periods import parse_moment
 from datapoints.elements import CHARGER_ACTIONS, CSMS_ACTIONS
 from datapoints.models import AuditEntry, MessageLogEntry
 
@@ -75,19 +74,7 @@ def _zone(request):
         return timezone.get_current_timezone()
 
 
-def _time(text, zone, end=False):
-    """A typed time (`2025-05-01T10:00`, `2025-05-01 10:00:30`, an ISO time with offset, or a date:
-    its start, or with end=True its end) as an aware datetime; ValueError if it is none of these."""
-    try:
-        day = parse_date(text)
-        moment = None if day else parse_datetime(text)
-    except ValueError:
-        moment = day = None
-    if moment is None and day is None:
-        raise ValueError(f"{text!r} is not a time: use YYYY-MM-DD HH:MM")
-    if day is not None:
-        moment = datetime.combine(day, time.max if end else time.min)
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, zone)
+_time = parse_moment  # a typed time as an aware datetime (datapoints.periods)
 
 
 @dataclass
@@ -130,8 +117,9 @@ def _visible_ids(user, charge_point_ids):
     return set(access.visible_charge_points(user).filter(id__in=set(charge_point_ids) - {None}).values_list("id", flat=True))
 
 
-def _pager(request, page):
-    """Links to the newest, newer, older and oldest page, keeping the filters; "" for one page."""
+def _pager(request, page, labels=("« Newest", "‹ Newer", "Older ›", "Oldest »")):
+    """Links to the newest, newer, older and oldest page (or what `labels` call them), keeping the
+    filters; "" for one page."""
     if page.paginator.num_pages < 2:
         return ""
 
@@ -142,10 +130,10 @@ def _pager(request, page):
 
     links = []
     if page.has_previous():
-        links += [link(1, "« Newest", "first"), link(page.previous_page_number(), "‹ Newer", "prev")]
+        links += [link(1, labels[0], "first"), link(page.previous_page_number(), labels[1], "prev")]
     links.append(format_html('<span class="muted">Page {} of {}</span>', page.number, page.paginator.num_pages))
     if page.has_next():
-        links += [link(page.next_page_number(), "Older ›", "next"), link(page.paginator.num_pages, "Oldest »", "last")]
+        links += [link(page.next_page_number(), labels[2], "next"), link(page.paginator.num_pages, labels[3], "last")]
     return format_html('<nav class="inline-form" aria-label="Pages">{}</nav>', mark_safe(" ".join(links)))  # noqa: S308 (each part is escaped)
 
 
