@@ -223,6 +223,8 @@ def _charge_point_elements():
     yield Element("State.MaxCurrent", FLOAT, "Maximum current the charger accepted (amps), as last applied.")
     yield Element("State.MaxCurrentError", STR, "Why the last Config.MaxCurrent could not be applied; empty when it was.")
     yield Element("State.MaxCurrentMethod", JSON, "The charging-profile kind that worked on this charger (purpose, kind, stack level, rate unit), tried first next time.")
+    yield Element("Alarms.Active", JSON, "Kinds of the alarms active on the charge point or any of its connectors, sorted (faulted, offline, hook_failed, energy_negative, energy_unit, meter_reset); [] when none. Rewritten when an alarm comes or goes.")
+    yield Element("Alarms.Count", INT, "Number of active alarms on the charge point and its connectors.")
     for field in DEVICE_INFO_FIELDS:
         yield Element(f"DeviceInfo.{field}", STR, f"`{field}` from the last BootNotification.")
     yield from _status_elements()
@@ -245,6 +247,8 @@ def _connector_elements():
     yield Element("MeterValues", JSON, "The last MeterValues telegram's meterValue list, as JSON text.", history=False)
     yield from _metering_elements(CONNECTOR_METERING)
     yield Element("Metering.Session.Duration", INT, "Seconds the running (or last) session has lasted, from its start time to the last reading (or its stop). Unit: s.")
+    yield Element("Alarms.Active", JSON, "Kinds of the alarms active on this connector, sorted; [] when none. Rewritten when an alarm comes or goes.")
+    yield Element("Alarms.Count", INT, "Number of active alarms on this connector.")
     yield Element("Metering.Tracking", JSON, "The metering's own bookkeeping for this connector (last raw register, reset offset, a drop waiting for confirmation, the time buckets' keys); kept so that a restart or another node carries on where it stopped.", history=False)
 
 

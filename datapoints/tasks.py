@@ -90,3 +90,17 @@ def run_change_hooks(changes):
     from .change_hooks import run
 
     run(changes)
+
+
+@shared_task(name="datapoints.tasks.check_offline_alarms", ignore_result=True)
+def check_offline_alarms():
+    from .alarms import check_offline
+
+    return check_offline()
+
+
+@shared_task(name="datapoints.tasks.prune_meter_samples", ignore_result=True)
+def prune_meter_samples():
+    from .retention import prune
+
+    return dict(prune())

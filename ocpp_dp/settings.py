@@ -155,6 +155,8 @@ CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "UTC")
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-connections": {"task": "datapoints.tasks.sweep_connections", "schedule": float(env_int("OCPP_SWEEP_INTERVAL", 30))},
     "prune-message-log": {"task": "datapoints.tasks.prune_message_log", "schedule": 3600.0},
+    "check-offline-alarms": {"task": "datapoints.tasks.check_offline_alarms", "schedule": 60.0},
+    "prune-meter-samples": {"task": "datapoints.tasks.prune_meter_samples", "schedule": 3600.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
@@ -197,6 +199,10 @@ OCPP_SWEEP_INTERVAL = env_int("OCPP_SWEEP_INTERVAL", 30)
 OCPP_NODE_NAME = os.environ.get("OCPP_NODE_NAME", "")
 # Days the OCPP message log (datapoints/messagelog.py) keeps a frame; 0: no log at all.
 OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
+# Alarms and retention (datapoints/alarms.py, datapoints/retention.py).
+OCPP_OFFLINE_ALARM_MINUTES = env_int("OCPP_OFFLINE_ALARM_MINUTES", 10)
+OCPP_SAMPLE_DAYS = env_int("OCPP_SAMPLE_DAYS", 90)
+OCPP_ROLLUP_DAYS = env_int("OCPP_ROLLUP_DAYS", 730)
 # Where management commands reach a server that runs without Redis (see docs/decisions).
 OCPP_LOCAL_API_URL = os.environ.get("OCPP_LOCAL_API_URL", "http://127.0.0.1:8000")
 

@@ -14,7 +14,7 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
-from .. import messagelog
+from .. import alarms, messagelog, retention
 from ..addresses import address_book, new_epoch
 from ..charge_points import element_values
 from ..commands import send_command_async
@@ -67,6 +67,8 @@ class ChargePointConsumer(AsyncConsumer):
         ensure_sweeper()
         ensure_cache_refresher()
         messagelog.ensure_periodic_tasks()
+        alarms.ensure_periodic_tasks()
+        retention.ensure_periodic_tasks()
         await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if offered else None})
 
     def _connected_writes(self, decision, remote, subprotocol):
@@ -83,6 +85,7 @@ class ChargePointConsumer(AsyncConsumer):
             work.set(cp, "Common.ConnState", "Registered" if session.accepted else "Connected")
             if not decision.first_connection:
                 work.set(cp, "State.ReconnectCount", decision.reconnect_count)
+            alarms.on_connected(work, session)
 
         return run
 

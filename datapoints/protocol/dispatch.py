@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 
-from .. import hook_runner, messagelog
+from .. import alarms, hook_runner, messagelog
 from ..elements import CSMS_ACTIONS
 from ..recorder import get_recorder
 from . import errors, framing, validation
@@ -111,6 +111,7 @@ async def _hooked(session, call, default, follow_ups, received):
         work.set(cp, f"Requests.{action}.Response", answer)
         if failure or clear:
             work.set(cp, f"Requests.{action}.HookError", failure or "")
+            alarms.on_hook_error(work, session, action, failure)
 
     asyncio.get_running_loop().create_task(get_recorder().submit(run))
     if follow_ups is not None:

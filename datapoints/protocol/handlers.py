@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .. import alarms
 from ..charge_points import element_values
 from ..elements import DEVICE_INFO_FIELDS, START_FIELDS, STATUS_FIELDS, STOP_FIELDS
 from ..models import IdTag, Transaction
@@ -68,6 +69,7 @@ def status_notification(work, session, payload):
     target = session.target(connector_id)
     for leaf in STATUS_FIELDS:
         work.set(target, f"Status.{leaf}", payload.get(leaf, ""))
+    alarms.on_status(work, session, connector_id, payload)
     if connector_id > session.known_connector_count:
         session.known_connector_count = connector_id
         work.set(session.cp, "State.NumberOfConnectors", connector_id)

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 
-from .. import charge_points, passwords
+from .. import alarms, charge_points, passwords
 from ..batching import GroupRunner
 from ..elements import CHARGE_POINT
 from ..models import Datapoint, Element, Site
@@ -97,6 +97,7 @@ def decide_many(requests):
     dps = {dp.client_id: dp for dp in Datapoint.objects.filter(dp_type=CHARGE_POINT, client_id__in=client_ids)}
     dps, changes = _create_missing(requests, dps, [c for c in client_ids if c not in dps], sites)
     values, connectors = _load(dps.values())
+    active_alarms = alarms.active_keys([dp.id for dp in dps.values()])
     decisions = []
     for client_id, remote, authorization, site_slug in requests:
         if site_slug is _NO_SITE:
@@ -112,7 +113,7 @@ def decide_many(requests):
             decisions.append(Decision(404, "unknown charge point"))
         else:
             dp = dps[client_id]
-            decisions.append(_decide(dp, remote, authorization, values.get(dp.id, {}), connectors.get(dp.id, {})))
+            decisions.append(_decide(dp, remote, authorization, values.get(dp.id, {}), connectors.get(dp.id, {}), active_alarms.get(dp.id, set())))
     return decisions, changes
 
 
@@ -164,7 +165,7 @@ def _load(dps):
     """Element values and connectors of the charge points, in two queries."""
     ids = [dp.id for dp in dps]
     values = {}
-    rows = Element.objects.filter(datapoint_id__in=ids).filter(Q(path__in=_CONFIG_PATHS) | Q(path__startswith="Requests.", path__endswith=".Error"))
+    rows = Element.objects.filter(datapoint_id__in=ids).filter(Q(path__in=_CONFIG_PATHS) | Q(path__startswith="Requests.", path__endswith="Error"))
     for dp_id, path, value in rows.values_list("datapoint_id", "path", "value"):
         values.setdefault(dp_id, {})[path] = value
     connectors = {}
@@ -173,7 +174,7 @@ def _load(dps):
     return values, connectors
 
 
-def _decide(dp, remote_address, authorization, values, connectors):
+def _decide(dp, remote_address, authorization, values, connectors, active_alarms=frozenset()):
     client_id = dp.client_id
     stored_hash = values.get("Config.Password")
     if stored_hash:
@@ -197,7 +198,10 @@ def _decide(dp, remote_address, authorization, values, connectors):
     # Connectors come with the handshake's queries, so StatusNotifications after a reconnect need
     # no query of their own; an error left from an earlier connection is cleared by the next success.
     session.connectors.update(connectors)
-    session.errored_actions.update(p.split(".")[1] for p, v in values.items() if p.startswith("Requests.") and v)
+    session.errored_actions.update(p.split(".")[1] for p, v in values.items() if p.startswith("Requests.") and p.endswith(".Error") and v)
+    # Hook failures and active alarms too, so the next success or status ends them (alarms.py).
+    session.hook_failed_actions.update(p.split(".")[1] for p, v in values.items() if p.startswith("Requests.") and p.endswith(".HookError") and v)
+    session.alarms.update(active_alarms)
     first = not values.get("State.ConnectedSince")
     count = (values.get("State.ReconnectCount") or 0) + (0 if first else 1)
     return Decision(0, session=session, reconnect_count=count, first_connection=first)

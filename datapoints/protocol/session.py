@@ -17,6 +17,7 @@ class ChargerSession:
         self.known_connector_count = 0
         self.errored_actions = set()  # actions whose Requests.<A>.Error is not empty
         self.hook_failed_actions = set()  # actions whose Requests.<A>.HookError is not empty
+        self.alarms = set()  # (connector id, kind) of its active alarms (datapoints/alarms.py)
         self.bad_frames = 0
 
     @property
