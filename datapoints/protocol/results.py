@@ -3,6 +3,7 @@
 One function per action, registered with @effect(Action), run in the recorder batch that stores
 the answer: `(work, session, request, response)`.
 """
+from .. import reservations
 from ..elements import CSMS_ACTIONS
 
 EFFECTS = {}
@@ -71,6 +72,16 @@ def get_local_list_version(work, session, request, response):
 def send_local_list(work, session, request, response):
     if response["status"] == "Accepted":
         work.set(session.cp, "State.LocalListVersion", request["listVersion"])
+
+
+@effect("ReserveNow")
+def reserve_now(work, session, request, response):
+    reservations.answered(session.cp.id, request, response["status"])
+
+
+@effect("CancelReservation")
+def cancel_reservation(work, session, request, response):
+    reservations.cancel_answered(session.cp.id, request["reservationId"], response["status"])
 
 
 MASK = "********"
