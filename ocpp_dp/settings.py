@@ -198,6 +198,7 @@ OCPP_ADDRESS_TTL = env_int("OCPP_ADDRESS_TTL", 120)
 OCPP_SWEEP_INTERVAL = env_int("OCPP_SWEEP_INTERVAL", 30)
 OCPP_NODE_NAME = os.environ.get("OCPP_NODE_NAME", "")
 # Days the OCPP message log (datapoints/messagelog.py) keeps a frame; 0: no log at all.
+OCPP_CHARGER_CLOCK_TRUST_HOURS = env_float("OCPP_CHARGER_CLOCK_TRUST_HOURS", 24.0)  # metering: a reading's own timestamp books it when this close to server time
 OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
 # Alarms and retention (datapoints/alarms.py, datapoints/retention.py).
 OCPP_OFFLINE_ALARM_MINUTES = env_int("OCPP_OFFLINE_ALARM_MINUTES", 10)

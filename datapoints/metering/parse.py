@@ -37,6 +37,7 @@ class Quantity:
     phases: dict = field(default_factory=dict)  # "L1".."L3" -> value, when the charger sent phases
     context: str = "Sample.Periodic"
     location: str = "Outlet"
+    labelled: str = ""  # the unit as the charger labelled it (lower case, default filled in): "wh", "kwh", ...
 
 
 @dataclass
@@ -161,10 +162,12 @@ def read(meter_value):
 
 def _quantity(measurand, samples):
     """(Quantity or None, how many samples were skipped) from samples of one rank."""
-    unphased, phases, skipped, unit = None, {}, 0, ""
+    unphased, phases, skipped, unit, labelled = None, {}, 0, "", ""
     for sample in samples:
+        label = sample.get("unit") or base_unit(measurand)
         try:
-            value, unit = normalised(number(sample), sample.get("unit") or base_unit(measurand))
+            value, unit = normalised(number(sample), label)
+            labelled = labelled or label.strip().lower()
         except (Unreadable, ValueError):
             skipped += 1
             continue
@@ -183,4 +186,4 @@ def _quantity(measurand, samples):
         return None, skipped
     first = samples[0]
     total = _total(measurand, unphased, phases)
-    return Quantity(total, unit, phases, first.get("context") or "Sample.Periodic", first.get("location") or "Outlet"), skipped
+    return Quantity(total, unit, phases, first.get("context") or "Sample.Periodic", first.get("location") or "Outlet", labelled), skipped

@@ -185,6 +185,8 @@ class ChargePointConsumer(AsyncConsumer):
         await self.outbox.enqueue(outgoing)
 
     async def cp_config(self, message):
+        if message["path"] == "Config.EnergyUnitOverride" and self.session.metering is not None:
+            self.session.metering.override = message["value"] or ""
         if message["path"] == "Config.RegistrationStatus" and message["value"] == "Accepted" and self.session.registration_status == "Pending":
             log.info("%s accepted while connected: triggering BootNotification", self.session.client_id)
             await self.outbox.enqueue(Outgoing("TriggerMessage", {"requestedMessage": "BootNotification"}))

@@ -11,10 +11,12 @@ import math
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .. import alarms
 from ..charge_points import element_values
 from ..elements import DEVICE_INFO_FIELDS, START_FIELDS, STATUS_FIELDS, STOP_FIELDS
+from ..metering import record as metering
 from ..models import IdTag, Transaction
 from . import errors
 
@@ -102,13 +104,14 @@ def start_transaction(work, session, payload):
     if existing is None:
         try:
             with transaction.atomic():
-                existing = Transaction.objects.create(reservation_id=payload.get("reservationId"), **key)
+                existing = Transaction.objects.create(reservation_id=payload.get("reservationId"), start_time=charger_time(payload["timestamp"]), **key)
         except IntegrityError:  # the same telegram on two connections at once
             existing = Transaction.objects.get(**key)
         connector = session.connector(payload["connectorId"])
         for leaf, value in _start_fields(payload, existing.pk).items():
             work.set(connector, f"Transaction.Start.{leaf}", value)
         work.set(connector, "Transaction.CurrentTransactionId", existing.pk)
+        metering.transaction_started(work, session, existing)
     return {"transactionId": existing.pk, "idTagInfo": info}
 
 
@@ -131,7 +134,9 @@ def stop_transaction(work, session, payload):
     tx.stop_reason = payload.get("reason", "Local")
     tx.stop_id_tag = payload.get("idTag", "")
     tx.transaction_data = payload.get("transactionData")
-    tx.save(update_fields=["meter_stop", "stopped_at", "stop_reason", "stop_id_tag", "transaction_data"])
+    tx.stop_time = charger_time(payload["timestamp"])
+    metering_fields = metering.transaction_stopped(work, session, tx, payload) or []
+    tx.save(update_fields=["meter_stop", "stopped_at", "stop_reason", "stop_id_tag", "transaction_data", "stop_time", *metering_fields])
     connector = session.target(tx.connector_id)
     for leaf in STOP_FIELDS:
         default = STOP_DEFAULTS.get(leaf, "")  # left out: documented defaults (docs/datapoints.md)
@@ -139,6 +144,15 @@ def stop_transaction(work, session, payload):
     work.set(connector, "Transaction.CurrentTransactionId", 0)
     _store_samples(work, session, tx.connector_id, tx.pk, payload.get("transactionData") or [])
     return response
+
+
+def charger_time(text):
+    """A charger's timestamp as an aware datetime (schema-checked as date-time), None if unreadable."""
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 def _number(text):
@@ -165,6 +179,7 @@ def _store_samples(work, session, connector_id, transaction_id, meter_values):
                 format=sampled.get("format", "Raw"),
                 value=sampled["value"],
                 value_number=None if sampled.get("format") == "SignedData" else _number(sampled["value"]),
+                received_at=work.now,
             )
 
 
@@ -173,6 +188,7 @@ def meter_values(work, session, payload):
     connector_id = payload["connectorId"]
     work.set(session.target(connector_id), "MeterValues", payload["meterValue"])
     _store_samples(work, session, connector_id, payload.get("transactionId"), payload["meterValue"])
+    metering.meter_values(work, session, connector_id, payload.get("transactionId"), payload["meterValue"])
     return {}
 
 

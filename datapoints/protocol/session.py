@@ -19,6 +19,7 @@ class ChargerSession:
         self.hook_failed_actions = set()  # actions whose Requests.<A>.HookError is not empty
         self.alarms = set()  # (connector id, kind) of its active alarms (datapoints/alarms.py)
         self.bad_frames = 0
+        self.metering = None  # metering.record.ChargerMeter, loaded on the first meter reading
 
     @property
     def accepted(self):
