@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from . import access, audit
-from .models import Datapoint, Element, ElementChange, Transaction
+from .models import Datapoint, Element, ElementChange, Site, Transaction
 from .periods import parse_moment
 from .paths import set_value
 
@@ -103,6 +103,7 @@ class SessionFilters:
     until: str = ""
     sort: str = DEFAULT_SORT
     problems: tuple = ()
+    fallback_zone: object = None  # without a site filter: the zone of the user's only site (search())
 
     @classmethod
     def from_query(cls, query):
@@ -112,16 +113,17 @@ class SessionFilters:
 
     @classmethod
     def names(cls):
-        return [f.name for f in fields(cls) if f.name != "problems"]
+        return [f.name for f in fields(cls) if f.name not in ("problems", "fallback_zone")]
 
     @property
     def active(self):
         return any(getattr(self, name) for name in self.names() if name != "sort")
 
     def zone(self):
-        """Period bounds are read in the chosen site's time zone, else the server's."""
-        from .models import Site
-
+        """Period bounds are read in the chosen site's time zone, else in `fallback_zone`, else
+        in the server's."""
+        if not self.site and self.fallback_zone is not None:
+            return self.fallback_zone
         return zone_of(Site.objects.filter(slug=self.site).first() if self.site else None)
 
     def bounds(self):
@@ -172,7 +174,11 @@ class SessionFilters:
 
 def search(user, filters):
     """The sessions `user` may see that match `filters`, in the filters' order, with their
-    charge point and site loaded."""
+    charge point and site loaded. A user who sees one site only reads periods in its zone."""
+    if not user.is_superuser:
+        own = list(access.visible_sites(user)[:2])
+        if len(own) == 1:
+            filters.fallback_zone = zone_of(own[0])
     return filters.apply(visible(user)).select_related("charge_point", "charge_point__site").order_by(*filters.order())
 
 

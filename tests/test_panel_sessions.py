@@ -142,6 +142,13 @@ def test_filters_narrow_the_list(three, world, query, expected):
     assert listed(client_for(world["root"]).get(f"/sessions/?{query}")) == [three[k].pk for k in expected]
 
 
+def test_a_user_of_one_site_types_periods_in_its_time_zone(three, world):
+    client = client_for(world["op-a"])  # site-a only: Europe/Berlin
+    assert listed(client.get("/sessions/?until=2026-11-20T11:00")) == [three["a1"].pk]
+    assert listed(client.get("/sessions/?until=2026-11-20T10:59")) == []
+    assert "a period filter is read in Europe/Berlin" in client.get("/sessions/").content.decode()
+
+
 def test_a_time_that_cannot_be_read_is_said_and_not_applied(three, world):
     page = client_for(world["root"]).get("/sessions/?since=yesterday-ish")
     assert len(listed(page)) == 4
@@ -170,7 +177,7 @@ def test_sorting_by_column(three, world, sort, expected):
 
 def test_a_column_heading_sorts_and_a_second_click_reverses(three, world):
     page = client_for(world["root"]).get("/sessions/?tag=ALICE&sort=kwh")
-    headings = {heading: url for heading, url, _ in page.context["columns"]}
+    headings = {heading: url for heading, url, _, _ in page.context["columns"]}
     assert headings["kWh"] == "?tag=ALICE&sort=-kwh" and headings["Start"] == "?tag=ALICE&sort=start"
     assert headings["State"] is None
 

@@ -41,6 +41,7 @@ COLUMNS = [  # (sort key, heading); None: not sortable
     ("reason", "Stop reason"),
     (None, "State"),
 ]
+HIDDEN_NARROW = {"site", "reason"}  # columns left out below 900 px (the session page shows both)
 
 
 @dataclass
@@ -91,20 +92,21 @@ def duration_text(value):
 
 
 def _sort_links(request, filters):
-    """[(heading, url or None, arrow)] for the table's header: a click sorts by that column, a
-    second click reverses it."""
+    """[(heading, url or None, arrow, css class)] for the table's header: a click sorts by that
+    column, a second click reverses it."""
     current = filters.sort.lstrip("-")
     links = []
     for key, heading in COLUMNS:
+        css = "hide-narrow" if key in HIDDEN_NARROW else ""
         if key is None:
-            links.append((heading, None, ""))
+            links.append((heading, None, "", css))
             continue
         query = request.GET.copy()
         query.pop("page", None)
         ascending_now = filters.sort == key
         query["sort"] = f"-{key}" if ascending_now else key
         arrow = ("▲" if ascending_now else "▼") if current == key else ""
-        links.append((heading, "?" + query.urlencode(), arrow))
+        links.append((heading, "?" + query.urlencode(), arrow, css))
     return links
 
 

@@ -10,6 +10,7 @@
   function resizing(plot, el, height) {
     window.addEventListener("resize", function () { plot.setSize({ width: width(el), height: height }); });
   }
+  function fromZero(u, lo, hi) { return [Math.min(0, lo), hi > 0 ? hi * 1.1 : 1]; }  /* bars and meters start at 0 */
   function zoned(zone) {
     return zone ? function (ts) { return uPlot.tzDate(new Date(ts * 1e3), zone); } : undefined;
   }
@@ -17,11 +18,20 @@
   function daily(el) {
     var points = JSON.parse(el.dataset.series);
     var xs = points.map(function (p) { return p[0]; }), ys = points.map(function (p) { return p[1]; });
+    var toDate = zoned(el.dataset.zone) || function (ts) { return new Date(ts * 1e3); };
+    var dayText = uPlot.fmtDate("{YYYY}-{MM}-{DD}");
+    var dayAxis = Object.assign({
+      incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400, 91 * 86400, 365 * 86400],  /* days, never hours */
+      values: function (u, splits) { return splits.map(function (ts) { return dayText(toDate(ts)); }); },
+    }, grey);
     var plot = new uPlot({
-      width: width(el), height: 200, tzDate: zoned(el.dataset.zone),
-      scales: { x: { time: true, range: function (u, lo, hi) { return [lo - 43200, hi + 43200]; } } },
+      width: width(el), height: 200, tzDate: zoned(el.dataset.zone), legend: { show: false },
+      scales: {
+        x: { time: true, range: function (u, lo, hi) { return [lo - 86400, hi + 86400]; } },
+        y: { range: fromZero },
+      },
       series: [{}, { label: "kWh", stroke: "#2f5d8a", fill: "rgba(47,93,138,.55)", paths: uPlot.paths.bars({ size: [0.7, 60] }), points: { show: false } }],
-      axes: [grey, Object.assign({ label: "kWh" }, grey)],
+      axes: [dayAxis, Object.assign({ label: "kWh" }, grey)],
     }, [xs, ys], el);
     resizing(plot, el, 200);
   }
@@ -42,13 +52,13 @@
     }
     var plot = new uPlot({
       width: width(el), height: 300, tzDate: zoned(el.dataset.zone),
-      scales: { kW: { auto: true }, kWh: { auto: true } },
+      scales: { kW: { range: fromZero }, kWh: { range: fromZero } },
       series: [
         {},
         { label: "Power (kW)", scale: "kW", stroke: "#c0392b", width: 1.5, spanGaps: true, paths: uPlot.paths.stepped({ align: 1 }) },
         { label: "Energy (kWh)", scale: "kWh", stroke: "#2f5d8a", width: 2, spanGaps: true },
       ],
-      axes: [grey, Object.assign({ scale: "kW", label: "kW" }, grey), { scale: "kWh", label: "kWh", side: 1, stroke: "#6b6b68", grid: { show: false } }],
+      axes: [Object.assign({ space: 90 }, grey), Object.assign({ scale: "kW", label: "kW" }, grey), { scale: "kWh", label: "kWh", side: 1, stroke: "#6b6b68", grid: { show: false } }],
     }, aligned(), el);
     resizing(plot, el, 300);
     el.plot = plot;
