@@ -21,6 +21,7 @@ class Element:
     writable: bool = False  # may an operator write it (dp_set, panel)?
     history: bool = True  # is every change kept in ElementChange?
     choices: tuple = ()
+    minimum: float = None  # for numbers an operator writes
 
     def parse(self, text):
         """Turn an operator's text (CLI, form) into a value of this element's type."""
@@ -31,9 +32,13 @@ class Element:
         if self.kind == FLOAT:
             import math
 
+            if not str(text).strip():
+                return None  # empty: no value (e.g. Config.MaxCurrent: no limit)
             value = float(text)
             if not math.isfinite(value):
                 raise ValueError(f"{text!r} is not a finite number")
+            if self.minimum is not None and value < self.minimum:
+                raise ValueError(f"{value:g} is below {self.minimum:g}; give {self.minimum:g} or more, or leave it empty for none")
             return value
         if self.kind == BOOL:
             lowered = str(text).strip().lower()
@@ -219,10 +224,11 @@ def _charge_point_elements():
     yield Element("Config.Description", STR, "Free text for operators (site, bay, notes).", writable=True)
     yield Element("Config.EnergyUnitOverride", STR, "Correct a charger that labels its energy wrongly: `kWh` reads values labelled Wh as kWh (the 1000x quirk), `Wh` reads values labelled kWh as Wh; empty reads them as labelled.", writable=True, choices=("", "Wh", "kWh"))
     yield Element("State.EnergyUnitSuspect", BOOL, "True when the energy register rose about 1000x too slowly for the measured power (values labelled Wh that are kWh); set Config.EnergyUnitOverride to kWh to correct it.")
-    yield Element("Config.MaxCurrent", FLOAT, "Maximum current for the charge point, amps; applied to the charger as a charging profile when written and when it connects. Empty: no limit set by the central system.", writable=True)
+    yield Element("Config.MaxCurrent", FLOAT, "Maximum current for the charge point, amps; applied to the charger as a charging profile when written and when it connects. Empty: no limit set by the central system.", writable=True, minimum=0)
     yield Element("State.MaxCurrent", FLOAT, "Maximum current the charger accepted (amps), as last applied.")
     yield Element("State.MaxCurrentError", STR, "Why the last Config.MaxCurrent could not be applied; empty when it was.")
     yield Element("State.MaxCurrentMethod", JSON, "The charging-profile kind that worked on this charger (purpose, kind, stack level, rate unit), tried first next time.")
+    yield Element("State.MaxCurrentSiteShare", FLOAT, "Amps this charge point gets of its site's max current (shared equally among the site's charging connectors, capped by Config.MaxCurrent; the whole site limit while nothing charges); empty when its site has no limit. Unit: A.")
     yield Element("Alarms.Active", JSON, "Kinds of the alarms active on the charge point or any of its connectors, sorted (faulted, offline, hook_failed, energy_negative, energy_unit, meter_reset); [] when none. Rewritten when an alarm comes or goes.")
     yield Element("Alarms.Count", INT, "Number of active alarms on the charge point and its connectors.")
     for field in DEVICE_INFO_FIELDS:

@@ -104,3 +104,12 @@ def prune_meter_samples():
     from .retention import prune
 
     return dict(prune())
+
+
+@shared_task(name="datapoints.tasks.redivide_site_limit", ignore_result=True)
+def redivide_site_limit(site_id):
+    """Share a site's max current among its charging connectors again (datapoints/charging/site_limit.py)."""
+    from .charging.site_limit import redivide
+    from .commands import run_sync
+
+    return run_sync(redivide, site_id)

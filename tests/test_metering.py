@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from ocpp.v16 import call
 
 from datapoints import sites
-from datapoints.models import Datapoint, Site, Transaction
+from datapoints.models import Alarm, Datapoint, Site, Transaction
 from datapoints.paths import set_value
 
 from .chargers import connected_library_charger, create_charge_point, dp_get
@@ -165,6 +165,9 @@ async def test_begin_zero_lone_zero_and_meter_reset(server):
         await stop(cp, tx, 700, "2026-11-21T08:00:00Z")  # meterStop - meterStart is negative: the readings know better
     done = await Transaction.objects.aget(pk=tx)
     assert done.energy_kwh == near(2.6) and done.energy_flags == []  # meterStop after the reset, on the corrected register
+    reset = await Alarm.objects.aget(charge_point__name=name, kind="meter_reset")  # an event: came and went, to acknowledge
+    assert (reset.connector_id, reset.went_at is not None, reset.acknowledged_at) == (1, True, None)
+    assert not await Alarm.objects.filter(charge_point__name=name).exclude(kind="meter_reset").aexists()  # the lone 0 raised none
 
 
 async def test_per_session_register_is_detected_per_transaction(server):
@@ -213,6 +216,8 @@ async def test_negative_session_energy_is_clamped_and_flagged(server):
         await stop(cp, tx, 49_000, "2026-11-21T04:30:00Z")  # no readings: not taken for a per-session counter
     done = await Transaction.objects.aget(pk=tx)
     assert (done.energy_kwh, done.energy_flags) == (0.0, ["negative_clamped"])
+    alarm = await Alarm.objects.aget(charge_point__name="_ChargePoint0001", kind="energy_negative")
+    assert alarm.detail == {"transaction_id": tx} and "negative" in alarm.text
 
 
 async def test_kwh_labelled_wh_is_flagged_and_the_override_corrects_it(server):
@@ -223,6 +228,8 @@ async def test_kwh_labelled_wh_is_flagged_and_the_override_corrects_it(server):
         for minute, register in ((10, "12000.0"), (20, "12001.2"), (30, "12002.4"), (40, "12003.6")):
             await meter(cp, tx, f"2026-11-21T03:{minute}:00Z", sv(register, unit="Wh"), sv(7.2, "Power.Active.Import", "kW"))
         assert await dp_get(f"{name}.State.EnergyUnitSuspect") is True
+        unit_alarm = await Alarm.objects.aget(charge_point__name=name, kind="energy_unit")
+        assert unit_alarm.went_at is None and "EnergyUnitOverride" in unit_alarm.text  # lasts until corrected
         await sync_to_async(set_value)(f"{name}.Config.EnergyUnitOverride", "kWh")
         await meter(cp, tx, "2026-11-21T03:50:00Z", sv("12004.8", unit="Wh"), sv(7.2, "Power.Active.Import", "kW"))
         assert await values(f"{name}-1", "Metering.Energy.Session", "Metering.Energy.Active.Import.Register", "Metering.Energy.Today") == {
@@ -230,6 +237,8 @@ async def test_kwh_labelled_wh_is_flagged_and_the_override_corrects_it(server):
         await stop(cp, tx, 12_005, "2026-11-21T03:55:00Z")
     done = await Transaction.objects.aget(pk=tx)
     assert done.energy_kwh == near(5.0) and "unit_suspect" in done.energy_flags
+    assert (await Alarm.objects.aget(pk=unit_alarm.pk)).went_at is not None
+    assert await dp_get(f"{name}.State.EnergyUnitSuspect") is False
 
 
 async def test_midnight_and_month_boundary_in_the_site_time_zone(server):

@@ -61,7 +61,7 @@ NOT_WRITTEN_BY_SESSION = {
     (CHARGE_POINT, "State.EnergyUnitSuspect"): "raised only by a register 1000x too slow for the power (tests/test_metering.py covers it)",
     **{(CHARGE_POINT, path): "issue 9: not written yet" for path in (
         "Config.MaxCurrent", "State.MaxCurrent",
-        "State.MaxCurrentError", "State.MaxCurrentMethod",)},
+        "State.MaxCurrentError", "State.MaxCurrentMethod", "State.MaxCurrentSiteShare",)},
 }
 
 

@@ -14,6 +14,7 @@ import logging
 from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 
+from .. import alarms
 from ..charge_points import element_values
 from ..models import Datapoint, Element, Transaction
 from . import calendar, energy
@@ -71,11 +72,14 @@ class ChargerMeter:
 
     def follow_override(self, state, labelled):
         """Config.EnergyUnitOverride changed since the connector's figures were read: rescale them
-        (by the ratio for the register's unit; meterStart is taken to share it)."""
+        (by the ratio for the register's unit; meterStart is taken to share it). True if it did."""
         before = state.get("override", "")
-        if before != self.override:
-            energy.rescale(state, override_factor(self.override, labelled) / override_factor(before, labelled))
-            state["override"] = self.override
+        if before == self.override:
+            return False
+        energy.rescale(state, override_factor(self.override, labelled) / override_factor(before, labelled))
+        state["override"] = self.override
+        state["suspect"] = 0
+        return True
 
     def write(self, work, dp, path, value):
         key = (dp.id, path)
@@ -119,8 +123,13 @@ def never_fails_the_message(func):
     return guarded
 
 
-def anomaly(session, connector_id, kind, text):
+def anomaly(work, session, connector_id, kind, text, lasting=False, **detail):
+    """An energy anomaly: an alarm that comes (and, unless `lasting`, goes at once: an event to
+    acknowledge), logged as a warning."""
     log.warning("%s connector %s: %s (%s)", session.client_id, connector_id, text, kind)
+    alarms.came(session.cp.id, kind, text, connector_id=connector_id, detail=detail, work=work)
+    if not lasting:
+        alarms.went(session.cp.id, kind, connector_id=connector_id, work=work)
 
 
 # --- MeterValues ----------------------------------------------------------------------------------
@@ -174,7 +183,7 @@ def _reading(work, session, meter, connector_id, state, meter_value):
     if current is not None:
         for phase, value in current.phases.items():
             state["values"][f"Metering.Current.Import.{phase}"] = rounded(value)
-    step = _energy_step(meter, state, quantities, at)
+    step = _energy_step(work, session, meter, state, quantities, at)
     if step is not None and step.accepted:
         if step.delta > 0:
             energy.book(state, step.delta, booked, meter.tz)
@@ -185,12 +194,12 @@ def _reading(work, session, meter, connector_id, state, meter_value):
             if quantities.get(REGISTER) and quantities[REGISTER].labelled == "wh" and not meter.override:
                 _check_unit(work, session, meter, connector_id, state, step.delta, power, hours)
         if "meter_reset" in step.events:
-            anomaly(session, connector_id, "meter_reset", "the energy register dropped and stayed low: a meter reset, carried as an offset")
+            anomaly(work, session, connector_id, "meter_reset", "the energy register dropped and stayed low: a meter reset, carried as an offset", offset_kwh=rounded(state["offset"]))
     if step is None or step.accepted:
         state["at"] = later(at, state["at"])
         state["booked"] = later(booked, state["booked"])
     if state["tx"] is not None:
-        _flag_negative(session, connector_id, state["tx"])
+        _flag_negative(work, session, connector_id, state["tx"])
 
 
 def later(at, stored_iso):
@@ -199,13 +208,14 @@ def later(at, stored_iso):
     return (max(at, stored) if stored else at).isoformat()
 
 
-def _energy_step(meter, state, quantities, at):
+def _energy_step(work, session, meter, state, quantities, at):
     """Feed the register (or the interval) of one reading; the Step, or None without energy."""
     register = quantities.get(REGISTER)
     if register is not None:
         if register.context == "Transaction.Begin" and register.value == 0:
             return None  # a Begin reading of 0 beside the real register: never used
-        meter.follow_override(state, register.labelled)
+        if meter.follow_override(state, register.labelled):
+            corrected_by_operator(work, session, meter, state)
         raw = meter.kwh(register.value, register.labelled)
         if state["tx"] is not None:
             return energy.session_reading(state, raw, at)
@@ -222,19 +232,27 @@ def _energy_step(meter, state, quantities, at):
     return None
 
 
+def corrected_by_operator(work, session, meter, state):
+    """An operator set Config.EnergyUnitOverride: the suspicion and its alarm end."""
+    work.set(session.cp, "State.EnergyUnitSuspect", False)
+    for connector_id, other in meter.states.items():
+        if other is state:
+            alarms.went(session.cp.id, "energy_unit", connector_id=connector_id, work=work)
+
+
 def _check_unit(work, session, meter, connector_id, state, delta, power, hours):
     was = state["suspect"] >= energy.UNIT_SUSPECT_CONFIRMATIONS
     if energy.unit_suspect(state, delta, power, hours) and not was:
         work.set(session.cp, "State.EnergyUnitSuspect", True)
         if state["tx"] is not None and "unit_suspect" not in state["tx"]["flags"]:
             state["tx"]["flags"].append("unit_suspect")
-        anomaly(session, connector_id, "energy_unit", "the energy register rises about 1000x too slowly for the measured power: values labelled Wh look like kWh; set Config.EnergyUnitOverride to kWh")
+        anomaly(work, session, connector_id, "energy_unit", "the energy register rises about 1000x too slowly for the measured power: values labelled Wh look like kWh; set Config.EnergyUnitOverride to kWh", lasting=True)
 
 
-def _flag_negative(session, connector_id, tx):
+def _flag_negative(work, session, connector_id, tx):
     if "negative_clamped" in tx["flags"] and not tx.get("negative_reported"):
         tx["negative_reported"] = True
-        anomaly(session, connector_id, "energy_negative", f"session energy of transaction {tx['id']} came out negative: clamped to 0")
+        anomaly(work, session, connector_id, "energy_negative", f"session energy of transaction {tx['id']} came out negative: clamped to 0", transaction_id=tx["id"])
 
 
 # --- writing the elements -------------------------------------------------------------------------
@@ -344,7 +362,7 @@ def transaction_stopped(work, session, tx, payload):
     meter_stop = meter.kwh(payload["meterStop"] / 1000, "wh")
     final = txs["energy"] if ended_by_reading else energy.final_energy(state, meter_stop, stop_at)
     _book_rest(state, meter, txs, final, meter_stop, stop_booked, ended_by_reading)
-    _flag_negative(session, tx.connector_id, txs)
+    _flag_negative(work, session, tx.connector_id, txs)
     tx.energy_kwh = rounded(final)
     tx.last_register_kwh = _register_or_none(state)
     tx.per_session_register = _per_session(txs)

@@ -16,6 +16,7 @@ from django.conf import settings
 
 from .. import alarms, messagelog, retention
 from ..addresses import address_book, new_epoch
+from ..charging import apply as charging
 from ..charge_points import element_values
 from ..commands import send_command_async
 from ..connections import disconnected_writes, ensure_sweeper
@@ -130,6 +131,7 @@ class ChargePointConsumer(AsyncConsumer):
             await self._send_text(await dispatch.answer(self.session, frame, follow_ups))
             for command in follow_ups:  # a hook's commands go after its answer, never before
                 asyncio.get_running_loop().create_task(self._follow_up(command))
+            charging.after_boot(self.session, frame.action)
         elif not await self.outbox.resolve(frame, text):
             await self._bad_frame(f"answer to {frame.unique_id!r}, which was never asked or already timed out", text, frame.unique_id)
 
@@ -185,6 +187,7 @@ class ChargePointConsumer(AsyncConsumer):
         await self.outbox.enqueue(outgoing)
 
     async def cp_config(self, message):
+        charging.after_config(self.session, message["path"])
         if message["path"] == "Config.EnergyUnitOverride" and self.session.metering is not None:
             self.session.metering.override = message["value"] or ""
         if message["path"] == "Config.RegistrationStatus" and message["value"] == "Accepted" and self.session.registration_status == "Pending":

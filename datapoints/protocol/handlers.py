@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from .. import alarms
 from ..charge_points import element_values
+from ..charging import site_limit
 from ..elements import DEVICE_INFO_FIELDS, START_FIELDS, STATUS_FIELDS, STOP_FIELDS
 from ..metering import record as metering
 from ..models import IdTag, Transaction
@@ -112,6 +113,7 @@ def start_transaction(work, session, payload):
             work.set(connector, f"Transaction.Start.{leaf}", value)
         work.set(connector, "Transaction.CurrentTransactionId", existing.pk)
         metering.transaction_started(work, session, existing)
+        site_limit.session_changed(cp)
     return {"transactionId": existing.pk, "idTagInfo": info}
 
 
@@ -142,6 +144,7 @@ def stop_transaction(work, session, payload):
         default = STOP_DEFAULTS.get(leaf, "")  # left out: documented defaults (docs/datapoints.md)
         work.set(connector, f"Transaction.Stop.{leaf}", payload.get(leaf, default))
     work.set(connector, "Transaction.CurrentTransactionId", 0)
+    site_limit.session_changed(cp)
     _store_samples(work, session, tx.connector_id, tx.pk, payload.get("transactionData") or [])
     return response
 
