@@ -15,7 +15,7 @@ from datapoints.keys import KeyNotAccepted, set_new_key
 from datapoints.models import Datapoint, ElementChange, HookSetting, MessageLogEntry
 from datapoints.paths import NotWritable, PathError, set_value
 
-from .. import tree
+from .. import metering, tree
 from .common import charge_point_view, operator_of
 
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -30,6 +30,7 @@ def page(request, dp):
         {
             "dp": dp,
             "nodes": nodes,
+            "metering": metering.summary(dp),
             "operator": operator_of(request, dp),
             "actions": CSMS_ACTIONS,
             "hook_errors": _hook_errors(nodes[0]),
