@@ -27,3 +27,6 @@ urlpatterns += schedules.urlpatterns + logs.urlpatterns + sites.urlpatterns
 from .views import sessions  # noqa: E402 (issue 9: the sessions pages)
 
 urlpatterns += sessions.urlpatterns
+from .views import charging  # noqa: E402 (issue 9: a site's max current)
+
+urlpatterns += charging.urlpatterns

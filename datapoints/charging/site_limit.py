@@ -15,6 +15,7 @@ without Redis) in the caller.
 import asyncio
 import logging
 import math
+from typing import NamedTuple
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -54,13 +55,32 @@ def set_limit(site, amps):
     return old
 
 
-def shares_of(site):
-    """[(charge point name, State.MaxCurrentSiteShare, State.MaxCurrentError)] of a site's chargers."""
-    names = dict(Datapoint.objects.filter(site=site, dp_type=CHARGE_POINT).values_list("id", "name"))
-    values = {}
-    for dp_id, path, value in Element.objects.filter(datapoint_id__in=names, path__in=(SHARE, "State.MaxCurrentError")).values_list("datapoint_id", "path", "value"):
-        values.setdefault(dp_id, {})[path] = value
-    return [(name, values.get(dp_id, {}).get(SHARE), values.get(dp_id, {}).get("State.MaxCurrentError") or "") for dp_id, name in sorted(names.items(), key=lambda item: item[1])]
+class ChargerShare(NamedTuple):
+    name: str
+    client_id: str
+    charging: int  # connectors running a transaction
+    cap: float  # Config.MaxCurrent
+    share: float  # State.MaxCurrentSiteShare
+    accepted: float  # State.MaxCurrent
+    error: str  # State.MaxCurrentError
+
+
+def overview(site):
+    """[ChargerShare] of a site's charge points, by ClientId: what the panel and the CLI show."""
+    cps = {dp.id: dp for dp in Datapoint.objects.filter(site=site, dp_type=CHARGE_POINT).order_by("client_id")}
+    paths = ("Config.MaxCurrent", SHARE, "State.MaxCurrent", "State.MaxCurrentError")
+    rows = Element.objects.filter(Q(datapoint_id__in=cps, path__in=paths) | Q(datapoint__charge_point_id__in=cps, path="Transaction.CurrentTransactionId"))
+    values = {cp_id: {"charging": 0} for cp_id in cps}
+    for dp_id, parent_id, path, value in rows.values_list("datapoint_id", "datapoint__charge_point_id", "path", "value"):
+        if parent_id is None:
+            values[dp_id][path] = value
+        elif value:
+            values[parent_id]["charging"] += 1
+    return [
+        ChargerShare(dp.name, dp.client_id, v["charging"], v.get("Config.MaxCurrent"), v.get(SHARE), v.get("State.MaxCurrent"), v.get("State.MaxCurrentError") or "")
+        for dp_id, dp in cps.items()
+        for v in [values[dp_id]]
+    ]
 
 
 def divide(total, chargers):

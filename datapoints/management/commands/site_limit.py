@@ -27,5 +27,6 @@ class Command(BaseCommand):
         audit.record(None, "site_limit", site=site, target=site.slug, detail={"max_current": [old, amps]}, outcome="set")
         run_sync(site_limit.redivide, site.id)
         self.stdout.write(f"{site.slug}: " + (f"{amps:g} A shared by its charging connectors" if amps is not None else "no limit"))
-        for name, share, error in site_limit.shares_of(site):
-            self.stdout.write(f"{name}: " + (f"{share:g} A" if share is not None else "no site share") + (f" ({error})" if error else ""))
+        for row in site_limit.overview(site):
+            share = f"{row.share:g} A" if row.share is not None else "no site share"
+            self.stdout.write(f"{row.name}: {share}, {row.charging} charging" + (f" ({row.error})" if row.error else ""))
