@@ -6,9 +6,9 @@ plug icon does; colour goes only to what is abnormal (offline, faulted, pending)
 """
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
-from datapoints.models import Datapoint, Element, UnknownChargePoint
+from datapoints.models import Alarm, Datapoint, Element, UnknownChargePoint
 
 ROW_LIMIT = 500
 CP_PATHS = [
@@ -22,6 +22,7 @@ CP_PATHS = [
     "Status.status",
     "Status.errorCode",
     "Metering.Power.Active.Import",
+    "Alarms.Count",  # not shown in the row; its change refreshes the counts (alarms)
 ]
 CONNECTOR_PATHS = ["Status.status", "Status.errorCode", "MeterValues", "Metering.Power.Active.Import"]
 # Element changes that alter what a row shows beyond a single cell: the panel re-renders the row.
@@ -196,6 +197,7 @@ def counts(charge_points):
     faulted = set(faulty_connectors) | set(faulty_own)
     total = charge_points.count()
     connected = connected_ids.count()
+    alarms = Alarm.objects.filter(charge_point_id__in=ids, went_at__isnull=True).aggregate(active=Count("id"), unacknowledged=Count("id", filter=Q(acknowledged_at__isnull=True)))
     return {
         "total": total,
         "connected": connected,
@@ -203,6 +205,8 @@ def counts(charge_points):
         "faulted": len(faulted),
         "pending": Element.objects.filter(datapoint_id__in=ids, path="Config.RegistrationStatus", value="Pending").count(),
         "offline": total - connected,
+        "alarms": alarms["active"],  # active alarms
+        "unacknowledged_alarms": alarms["unacknowledged"],  # active ones nobody acknowledged yet
     }
 
 

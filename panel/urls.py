@@ -27,6 +27,9 @@ urlpatterns += schedules.urlpatterns + logs.urlpatterns + sites.urlpatterns
 from .views import sessions  # noqa: E402 (issue 9: the sessions pages)
 
 urlpatterns += sessions.urlpatterns
+from .views import alarms  # noqa: E402 (issue 9: the alarm list)
+
+urlpatterns += alarms.urlpatterns
 from .views import charging  # noqa: E402 (issue 9: a site's max current)
 
 urlpatterns += charging.urlpatterns

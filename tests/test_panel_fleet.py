@@ -58,7 +58,7 @@ def fleet_page():
 
 def test_counts_reflect_connection_charging_faults_and_pending(fleet_page):
     counts = fleet_page.context["counts"]
-    assert counts == {"total": 4, "connected": 3, "charging": 1, "faulted": 1, "pending": 1, "offline": 1}
+    assert counts == {"total": 4, "connected": 3, "charging": 1, "faulted": 1, "pending": 1, "offline": 1, "alarms": 0, "unacknowledged_alarms": 0}
 
 
 def test_rows_show_power_summed_over_phases_and_connectors_and_the_state(fleet_page):
