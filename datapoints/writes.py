@@ -161,6 +161,7 @@ class Rows(NamedTuple):
 
 
 _SAMPLE_FIELDS = [f for f in MeterSample._meta.concrete_fields if not f.primary_key]
+_SAMPLE_TIMES = [i for i, f in enumerate(_SAMPLE_FIELDS) if f.get_internal_type() == "DateTimeField"]
 _SAMPLE_SQL = array_insert(MeterSample, tuple(f.column for f in _SAMPLE_FIELDS), "rows")
 
 
@@ -172,5 +173,9 @@ def insert_samples(samples):
         MeterSample.objects.bulk_create(samples)
         return
     rows = [[getattr(s, f.attname) for f in _SAMPLE_FIELDS] for s in samples]
+    for row in rows:  # datetimes travel as epoch seconds (array_insert)
+        for i in _SAMPLE_TIMES:
+            if row[i] is not None:
+                row[i] = row[i].timestamp()
     with connection.cursor() as cursor:
         cursor.execute(_SAMPLE_SQL, {"rows": json.dumps(rows, separators=(",", ":"))})
