@@ -266,21 +266,31 @@ def csv_lines(sessions):
         yield writer.writerow(
             [
                 row["pk"],
-                row["charge_point__client_id"],
+                _text(row["charge_point__client_id"]),
                 row["charge_point__name"],
                 row["connector_id"],
                 row["charge_point__site__slug"] or "",
-                row["id_tag"],
+                _text(row["id_tag"]),
                 _iso(row["begin"], zone),
                 _iso(row["stop_time"], zone),
                 int(row["duration"].total_seconds()) if row["duration"] is not None else "",
                 f"{row['energy_kwh']:.3f}" if row["energy_kwh"] is not None else "",
-                row["stop_reason"],
+                _text(row["stop_reason"]),
                 state,
-                row["closed_by"],
-                row["close_note"],
+                _text(row["closed_by"]),
+                _text(row["close_note"]),
             ]
         )
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value):
+    """A text cell a spreadsheet will not run: id tags and ClientIds come from chargers, notes
+    from people, and a leading =, +, -, @ would make a formula of it (OWASP's CSV injection)."""
+    value = value or ""
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _iso(moment, zone):

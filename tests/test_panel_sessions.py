@@ -242,6 +242,12 @@ def test_the_csv_leaves_unknown_energy_and_an_open_stop_empty(world):
     assert 170 <= int(row["duration_s"]) <= 400  # runs until now
 
 
+def test_text_from_chargers_cannot_become_a_spreadsheet_formula(world):
+    session(world["b"], tag="=HYPERLINK(1)", minutes=5, kwh=1, stop_reason="Local")
+    (row,) = csv_rows(client_for(world["op-b"]).get("/sessions.csv"))
+    assert (row["id_tag"], row["stop_reason"]) == ("'=HYPERLINK(1)", "Local")
+
+
 # --- totals -----------------------------------------------------------------------------------------
 def test_totals_per_tag_and_per_site_over_the_period(three, world):
     page = client_for(world["root"]).get("/sessions/?since=2026-11-20&until=2026-11-20")
