@@ -110,6 +110,7 @@ def test_a_running_sessions_chart_grows_live_from_a_real_chargers_meter_values(s
     page.wait_for_function("n => document.getElementById('session-chart').plot.data[0].length > n", arg=before, timeout=LIVE)
     assert chart.evaluate("el => el.plot.data[1].filter(v => v !== null).slice(-1)[0]") == 11.0
     assert chart.evaluate("el => el.plot.data[2].filter(v => v !== null).slice(-1)[0]") == pytest.approx(0.8)
+    expect(page.locator("#live-energy")).to_have_text("0.8")  # the facts follow too
 
 
 def test_an_operator_closes_a_zombie_through_the_form(server, page):
