@@ -14,6 +14,7 @@ from ocpp.routing import on
 from ocpp.v16 import call, call_result
 
 from datapoints import sites
+from datapoints.commands import send_command_async
 from datapoints.models import Datapoint, Site
 
 from .chargers import CommandCharger, connected_library_charger, create_charge_point, dp_get, eventually
@@ -221,6 +222,24 @@ async def test_offline_charger_gets_it_at_its_next_boot(server):
         await _booted(cp)
         assert await _applied(name, 12.0) == ("", CP_MAX)
         assert cp.limits() == [("ChargePointMaxProfile", "Absolute", 5, "A", 12)]
+
+
+async def test_asking_two_keys_keeps_what_an_earlier_answer_said_of_the_others(server):
+    name = await create_charge_point("mc-keys", "Accepted")
+
+    class WithConnectors(ProfileCharger):
+        config = {**ProfileCharger.config, "NumberOfConnectors": "2"}
+
+    async with connected_library_charger(server, "mc-keys", charger_class=WithConnectors) as cp:
+        await _booted(cp)
+        outcome = await send_command_async(name, "GetConfiguration", {"key": ["NumberOfConnectors", "Bogus"]})
+        assert outcome.status == "answered"
+        assert await eventually(lambda: dp_get(f"{name}.State.ConfigurationUnknownKeys")) == ["Bogus"]
+        await dp_set(f"{name}.Config.MaxCurrent", "16")
+        await _applied(name, 16.0)
+        readonly = ["ChargeProfileMaxStackLevel", "ChargingScheduleAllowedChargingRateUnit", "NumberOfConnectors"]
+        assert await eventually(lambda: _equals(dp_get(f"{name}.State.ConfigurationReadOnly"), readonly))
+        assert await dp_get(f"{name}.State.ConfigurationUnknownKeys") == ["Bogus"]
 
 
 async def test_bad_values_are_refused_with_what_to_do(server):

@@ -86,3 +86,28 @@ def test_a_superuser_sets_the_site_limit_and_the_chargers_take_their_shares(serv
     finally:
         if worker:
             stop_process(worker)
+
+
+def test_an_operator_writes_config_max_current_on_the_charge_point_page_and_the_charger_takes_it(server, page, charger_loop):
+    from datapoints.paths import get_value
+
+    name = off_loop(lambda: create_charge_point("CPW-1", "Accepted").name)
+    cp = charger_loop.connect(server, "CPW-1", ProfileCharger)
+    assert charger_loop.run(cp.boot()).status == "Accepted"
+    log_in(page, server, "root", superuser=True)
+    page.goto(server.http + "/charge-points/CPW-1/")
+    field = page.get_by_label("New value of Config.MaxCurrent")
+    if not field.is_visible():
+        page.locator("summary").filter(has_text=re.compile(r"^Config\b")).first.click()
+    field.fill("13.5")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Set Config.MaxCurrent of CPW-1?"
+    field.locator("xpath=..").get_by_role("button", name="Set").click()
+    expect(page.get_by_text("Config.MaxCurrent set to 13.5.")).to_be_visible()
+    for _attempt in range(100):
+        if get_value(f"{name}.State.MaxCurrent") == 13.5:
+            break
+        page.wait_for_timeout(100)
+    assert get_value(f"{name}.State.MaxCurrent") == 13.5 and get_value(f"{name}.State.MaxCurrentError") == ""
+    assert cp.limits() == [("ChargePointMaxProfile", "Absolute", 5, "A", 13.5)]
+    page.reload()
+    shoot(page, "charge-point-max-current")

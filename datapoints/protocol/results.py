@@ -4,6 +4,7 @@ One function per action, registered with @effect(Action), run in the recorder ba
 the answer: `(work, session, request, response)`.
 """
 from .. import reservations
+from ..charge_points import element_values
 from ..elements import CSMS_ACTIONS
 
 EFFECTS = {}
@@ -37,8 +38,14 @@ def get_configuration(work, session, request, response):
         work.set(cp, f"Configuration.{key}", item.get("value", ""))
         if item.get("readonly"):
             read_only.append(key)
-    work.set(cp, "State.ConfigurationReadOnly", sorted(read_only))
-    work.set(cp, "State.ConfigurationUnknownKeys", response.get("unknownKey") or [])
+    unknown = response.get("unknownKey") or []
+    if request.get("key"):  # some keys asked (e.g. by charging control): the others' flags stay
+        asked = set(request["key"])
+        before = element_values(cp.id, ["State.ConfigurationReadOnly", "State.ConfigurationUnknownKeys"])
+        read_only += [k for k in before.get("State.ConfigurationReadOnly") or [] if k not in asked]
+        unknown = [k for k in before.get("State.ConfigurationUnknownKeys") or [] if k not in asked] + unknown
+    work.set(cp, "State.ConfigurationReadOnly", sorted(set(read_only)))
+    work.set(cp, "State.ConfigurationUnknownKeys", unknown)
 
 
 @effect("ChangeConfiguration")
