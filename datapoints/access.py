@@ -54,6 +54,12 @@ def can_operate(user, charge_point):
     return role_on(user, charge_point) == OPERATOR
 
 
+def may_edit_id_tags(user):
+    """Id tags are global (a card works at every site): a superuser or an operator of any site edits
+    them; everyone else only reads (docs/decisions/0013-id-tags-local-lists-reservations.md)."""
+    return user.is_authenticated and (user.is_superuser or SiteRole.objects.filter(user=user, role=OPERATOR).exists())
+
+
 def charge_point_for(user, client_id, operate=False):
     """The charge point with ClientId (or datapoint name) `client_id` if `user` may see it (and,
     with operate=True, steer it); Http404 otherwise: a charger on someone else's site does not exist

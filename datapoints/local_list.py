@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from django.db import connection, transaction
 from django.db.models import IntegerField, Max
 from django.db.models.fields.json import KT
@@ -132,6 +131,14 @@ def _positive(text):
 
 
 # --- sync ---------------------------------------------------------------------------------------
+def in_database_thread(function):
+    """ORM work from a coroutine: on the server's database thread, or on a thread of its own on the
+    background loop of a synchronous caller (a panel view, the CLI) that is blocked waiting."""
+    from .commands import _in_database_thread
+
+    return _in_database_thread(function)
+
+
 @dataclass
 class SyncOutcome:
     status: str  # in_sync | sent | failed | unsupported | too_long
@@ -155,7 +162,7 @@ async def sync(charge_point, timeout=None):
         outcome = await _sync(charge_point, timeout, send_command_async)
     except CommandRefused as exc:
         outcome = SyncOutcome("failed", f"refused: {exc}")
-    await database_sync_to_async(_store_outcome)(charge_point.name, outcome)
+    await in_database_thread(_store_outcome)(charge_point.name, outcome)
     return outcome
 
 
@@ -168,10 +175,10 @@ async def _sync(dp, timeout, send):
         return SyncOutcome("unsupported", "the charger has no local authorization list (GetLocalListVersion answered -1)", charger_version)
     force_full = False
     while True:
-        wanted = await database_sync_to_async(plan)(charger_version, force_full)
+        wanted = await in_database_thread(plan)(charger_version, force_full)
         if wanted is None:
             return SyncOutcome("in_sync", f"in sync at version {charger_version}", charger_version)
-        send_max, list_max = await database_sync_to_async(limits)(dp.id)
+        send_max, list_max = await in_database_thread(limits)(dp.id)
         if list_max is not None and wanted.in_list > list_max:
             return SyncOutcome("too_long", f"the list has {wanted.in_list} tags; the charger holds at most {list_max} (LocalAuthListMaxLength): take tags out of the list", charger_version)
         result = await _send_messages(dp, wanted, send_max, timeout, send)
@@ -238,7 +245,7 @@ async def _start_boot_check(cp):
 
 async def _boot_check(cp):
     try:
-        if await database_sync_to_async(_worth_asking)(cp.id):
+        if await in_database_thread(_worth_asking)(cp.id):
             await sync(cp)
     except Exception:
         log.exception("%s: local list check after boot failed", cp.name)

@@ -18,6 +18,7 @@ from datetime import timezone as dt_timezone
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .local_list import in_database_thread
 from .models import Datapoint, IdTag, Reservation
 
 log = logging.getLogger(__name__)
@@ -55,34 +56,30 @@ def payload_of(reservation):
 async def reserve(charge_point, connector_id, id_tag, expiry_date, created_by="", timeout=None):
     """Create the row, send ReserveNow -> (Reservation as it stands after the answer, Outcome).
     Raises CommandRefused (the row is then Failed) when the command cannot be sent at all."""
-    from channels.db import database_sync_to_async
-
     from .commands import CommandRefused, send_command_async
 
     _ensure_expiry_check()
-    reservation = await database_sync_to_async(create)(charge_point, connector_id, id_tag, expiry_date, created_by)
+    reservation = await in_database_thread(create)(charge_point, connector_id, id_tag, expiry_date, created_by)
     payload = payload_of(reservation)
     try:
         outcome = await send_command_async(charge_point, "ReserveNow", payload, timeout)
     except CommandRefused as exc:
-        await database_sync_to_async(failed)(reservation.pk, str(exc))
+        await in_database_thread(failed)(reservation.pk, str(exc))
         raise
-    await database_sync_to_async(settle)(reservation.pk, charge_point.id, outcome)
-    await reservation.arefresh_from_db()
+    await in_database_thread(settle)(reservation.pk, charge_point.id, outcome)
+    await in_database_thread(reservation.refresh_from_db)()
     return reservation, outcome
 
 
 async def cancel(reservation, timeout=None):
     """Send CancelReservation -> Outcome; Accepted makes it Cancelled."""
-    from channels.db import database_sync_to_async
-
     from .commands import send_command_async
 
-    charge_point = await Datapoint.objects.aget(pk=reservation.charge_point_id)
+    charge_point = await in_database_thread(Datapoint.objects.get)(pk=reservation.charge_point_id)
     outcome = await send_command_async(charge_point, "CancelReservation", {"reservationId": reservation.pk}, timeout)
     if outcome.status == "answered":
-        await database_sync_to_async(cancel_answered)(reservation.charge_point_id, reservation.pk, outcome.response["status"])
-    await reservation.arefresh_from_db()
+        await in_database_thread(cancel_answered)(reservation.charge_point_id, reservation.pk, outcome.response["status"])
+    await in_database_thread(reservation.refresh_from_db)()
     return outcome
 
 
