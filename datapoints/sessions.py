@@ -336,14 +336,14 @@ def close_zombie(user, session_id, reason):
     it; an audit entry. CloseRefused says why not (not open, not a zombie, no reason);
     PermissionError for a viewer; None is returned for a session the user may not see."""
     reason = (reason or "").strip()
-    if not reason:
-        raise CloseRefused("Give a reason for closing the session (what happened to it), then close it again.")
     with transaction.atomic():
         session = visible(user).select_related("charge_point", "charge_point__site").filter(pk=session_id).first()
         if session is None:
             return None
         if not access.can_operate(user, session.charge_point):
             raise PermissionError(f"you may view the sessions of {session.charge_point.client_id} but not close them: ask for the operator role on its site")
+        if not reason:
+            raise CloseRefused("Give a reason for closing the session (what happened to it), then close it again.")
         Transaction.objects.select_for_update().filter(pk=session.pk).values_list("pk").first()  # serialise with a StopTransaction
         session.refresh_from_db(fields=["meter_stop", "energy_kwh", "last_register_kwh", "per_session_register"])
         if session.meter_stop is not None:

@@ -366,13 +366,16 @@ def test_a_viewer_sees_a_zombie_but_may_not_close_it(zombie, world):
     page = client_for(world["viewer-a"]).get(f"/sessions/{zombie.pk}/")
     assert page.status_code == 200 and not page.context["can_close"]
     assert "An operator of this site can close it." in page.content.decode()
-    response = client_for(world["viewer-a"]).post(f"/sessions/{zombie.pk}/close", {"reason": "try"})
-    assert response.status_code == 403 and "ask for the operator role" in response.content.decode()
+    for reason in ("try", ""):  # a missing reason is not what stops a viewer
+        response = client_for(world["viewer-a"]).post(f"/sessions/{zombie.pk}/close", {"reason": reason})
+        assert response.status_code == 403 and "ask for the operator role" in response.content.decode()
     assert Transaction.objects.get(pk=zombie.pk).meter_stop is None
 
 
 def test_an_operator_of_another_site_gets_404_on_close(zombie, world):
     assert client_for(world["op-b"]).post(f"/sessions/{zombie.pk}/close", {"reason": "x"}).status_code == 404
+    assert client_for(world["op-b"]).post(f"/sessions/{zombie.pk}/close", {"reason": ""}).status_code == 404
+    assert client_for(world["op-b"]).post("/sessions/999999/close", {"reason": "x"}).status_code == 404
     assert Transaction.objects.get(pk=zombie.pk).meter_stop is None
 
 
