@@ -6,7 +6,7 @@ from django.db import IntegrityError
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from . import schedules
+from . import id_tags, schedules
 from .charge_points import create_charge_point
 from .elements import CHARGE_POINT, CSMS_ACTIONS
 from .models import Datapoint, Element, HookSetting, IdTag, MeterSample, ScheduledCommand, ScheduledOutcome, ScheduledRun, Transaction, UnknownChargePoint
@@ -113,9 +113,22 @@ class UnknownChargePointAdmin(admin.ModelAdmin):
 
 @admin.register(IdTag)
 class IdTagAdmin(admin.ModelAdmin):
-    list_display = ("id_tag", "status", "expiry_date", "parent_id_tag", "note")
-    list_filter = ("status",)
+    """Changes go through datapoints.id_tags, which moves the local list version on."""
+
+    list_display = ("id_tag", "status", "expiry_date", "parent_id_tag", "in_local_list", "list_version", "note")
+    list_filter = ("status", "in_local_list")
     search_fields = ("id_tag", "note")
+    readonly_fields = ("list_version",)
+
+    def save_model(self, request, obj, form, change):
+        id_tags.save_tag(obj)
+
+    def delete_model(self, request, obj):
+        id_tags.delete_tag(obj, request.user)
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            id_tags.delete_tag(tag, request.user)
 
 
 @admin.register(Transaction)

@@ -101,3 +101,15 @@ async def test_the_sync_button_brings_a_real_charger_to_the_current_version(serv
         again = await press(all="1")
         assert again.context["rows"][0]["sync"]["status"] == "in_sync"
     assert await AuditEntry.objects.filter(action="local_list_sync", ok=True).acount() == 2
+
+
+def test_the_admin_moves_the_list_version_too(world):
+    admin = client_for(world["root"])
+    tag = IdTag.objects.get(id_tag="CARD-1")
+    before = local_list.current_version()
+    response = admin.post(f"/admin/datapoints/idtag/{tag.pk}/change/", {"id_tag": "CARD-1", "status": "Blocked", "in_local_list": "on", "parent_id_tag": "", "note": ""})
+    assert response.status_code == 302
+    tag.refresh_from_db()
+    assert (tag.status, tag.list_version) == ("Blocked", before + 1)
+    admin.post(f"/admin/datapoints/idtag/{tag.pk}/delete/", {"post": "yes"})
+    assert not IdTag.objects.filter(pk=tag.pk).exists() and local_list.current_version() == before + 2
