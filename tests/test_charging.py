@@ -314,6 +314,10 @@ async def test_site_limit_shared_between_charging_connectors_and_redivided(site_
         # Both charge: 16 A each, but A is capped at 12 A, so B gets the rest.
         await _shares([a, b], [12.0, 20.0], [12.0, 20.0])
         assert cp_b.limits()[-1] == ("TxDefaultProfile", "Absolute", 5, "A", 20)
+        await dp_set(f"{a}.Config.MaxCurrent", "20")  # A's cap rises: the site is shared again
+        await _shares([a, b], [16.0, 16.0], [16.0, 16.0])
+        await dp_set(f"{a}.Config.MaxCurrent", "12")
+        await _shares([a, b], [12.0, 20.0], [12.0, 20.0])
         await _stop(cp_a, tx_a)
         await _shares([a, b], [32.0, 32.0], [12.0, 32.0])
         assert cp_b.limits()[-1] == ("TxDefaultProfile", "Absolute", 5, "A", 32)

@@ -235,6 +235,9 @@ def after_boot(session, action):
 
 
 def after_config(session, path):
-    """An operator wrote `path` (cp.config): Config.MaxCurrent applies at once."""
+    """An operator wrote `path` (cp.config): Config.MaxCurrent applies at once, and the charger's
+    site limit (if any) is shared again, since its cap changed."""
     if path == "Config.MaxCurrent" and session.accepted:
-        start(session)
+        from .site_limit import after_cap_change
+
+        in_background(after_cap_change(session.cp))

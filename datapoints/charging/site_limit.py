@@ -143,10 +143,25 @@ async def redivide(site_id):
     return {name: error if isinstance(error, str) else repr(error) for name, error in zip(names, errors)}
 
 
+async def after_cap_change(cp):
+    """A charger's Config.MaxCurrent changed: apply it, then re-divide its site's limit (if any)."""
+    try:
+        await apply.apply_max_current(cp.name)
+        site_id = await _in_database_thread(_limited_site)(cp.id)
+        if site_id is not None:
+            await redivide(site_id)
+    except Exception:
+        log.exception("%s: applying a new Config.MaxCurrent failed", cp.name)
+
+
+def _limited_site(cp_id):
+    return Datapoint.objects.filter(id=cp_id, site__max_current__isnull=False).values_list("site_id", flat=True).first()
+
+
 def session_changed(cp):
     """From a StartTransaction / StopTransaction handler (database thread, in its transaction):
     re-divide the charger's site limit after the commit, if its site has one."""
-    site_id = Datapoint.objects.filter(id=cp.id, site__max_current__isnull=False).values_list("site_id", flat=True).first()
+    site_id = _limited_site(cp.id)
     if site_id is not None:
         transaction.on_commit(lambda: redivide_soon(site_id))
 
