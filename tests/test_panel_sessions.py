@@ -304,6 +304,7 @@ def zombie(world):
 def test_an_operator_closes_a_zombie_with_a_reason(zombie, world):
     page = client_for(world["op-a"]).get(f"/sessions/{zombie.pk}/")
     assert page.context["can_close"] and "Close session" in page.content.decode()
+    assert "Last power or energy reading: none." in page.content.decode()
     response = client_for(world["op-a"]).post(f"/sessions/{zombie.pk}/close", {"reason": "charger rebooted, no StopTransaction"}, follow=True)
     assert response.status_code == 200 and f"Session {zombie.pk} closed" in response.content.decode()
     tx = Transaction.objects.get(pk=zombie.pk)
@@ -317,6 +318,15 @@ def test_an_operator_closes_a_zombie_with_a_reason(zombie, world):
     assert (entry.username, entry.charge_point_id, entry.site_id, entry.target, entry.ok) == ("op-a", world["a"].id, world["site_a"].id, f"transaction {tx.pk}", True)
     assert entry.detail["reason"] == "charger rebooted, no StopTransaction" and entry.detail["cleared_current"] is True
     assert sessions.state_of(sessions.get(world["op-a"], tx.pk)) == "closed"
+
+
+def test_a_suspect_shows_its_last_reading_so_a_session_carried_across_a_reboot_is_not_closed(zombie, world):
+    conn = connector(world["a"], 1)
+    last = timezone.now().replace(microsecond=0) - timedelta(minutes=2)
+    ElementChange.objects.create(datapoint_id=conn.id, path=sessions.POWER, value=7.0, changed_at=last)
+    html = client_for(world["op-a"]).get(f"/sessions/{zombie.pk}/").content.decode()
+    shown = timezone.localtime(last, zoneinfo.ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"Last power or energy reading: {shown}." in html
 
 
 def test_closing_keeps_the_energy_the_metering_set_and_another_sessions_current_id(world):

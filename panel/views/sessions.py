@@ -9,7 +9,7 @@ charger the user may not see is 404; a viewer who tries to close one gets 403.
 """
 import json
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timezone as dt_timezone
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -172,11 +172,19 @@ def session_page(request, pk):
         "connector": connector,
         "series": json.dumps({"power": series[sessions.POWER], "energy": series[sessions.ENERGY]}),
         "has_data": any(series.values()),
+        "last_reading": row.local(_last_reading(series)),
         "can_close": row.state == sessions.ZOMBIE and access.can_operate(request.user, tx.charge_point),
         "power_path": sessions.POWER,
         "energy_path": sessions.ENERGY,
     }
     return render(request, "panel/session.html", context)
+
+
+def _last_reading(series):
+    """When the newest point of the chart arrived (None without one): a suspect that still
+    meters after its charger's reboot is probably carried on by the charger, not lost."""
+    times = [at for points in series.values() for at, _ in points]
+    return datetime.fromtimestamp(max(times), dt_timezone.utc) if times else None
 
 
 @login_required
