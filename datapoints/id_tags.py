@@ -11,13 +11,18 @@ The answer, in this order (docs/decisions/0013-id-tags-local-lists-reservations.
 One query for all of it: the parent and the open transactions are subqueries of the tag's row.
 """
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+import functools
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
 
 from . import local_list
 from .models import IdTag, Transaction
 
 REFUSING_PARENT = {"Blocked", "Expired", "Invalid"}
+FIELDS = ("id", "id_tag", "status", "expiry_date", "parent_id_tag", "note", "max_concurrent_tx", "in_local_list", "list_version")
 
 
 def status_at(status, expiry_date, now):
@@ -27,27 +32,47 @@ def status_at(status, expiry_date, now):
     return status
 
 
-def _open_transactions(starting):
-    """Count of the tag's open transactions, as a subquery; `starting`: the key of the transaction
-    being answered (a StartTransaction), which is not counted against itself."""
-    rows = Transaction.objects.filter(id_tag=OuterRef("id_tag"), meter_stop__isnull=True)
-    if starting:
-        rows = rows.exclude(**starting)
-    return Subquery(rows.order_by().values("id_tag").annotate(n=Count("pk")).values("n")[:1], output_field=IntegerField())
+@functools.cache
+def _sql(where, starting, count):
+    """The tags `where` holds, each with its parent's status and expiry and (count=True, for a tag
+    with a limit only: the CASE) its open transactions, `starting` one not counted. Plain SQL, made
+    once per shape: the ORM took 0.8 ms a call to compile the same statement (measured, PostgreSQL)."""
+    q = connection.ops.quote_name
+    tags, transactions = q(IdTag._meta.db_table), q(Transaction._meta.db_table)
+    columns = ", ".join(f"t.{q(IdTag._meta.get_field(name).column)}" for name in FIELDS)
+    exclude = " AND NOT (x.charge_point_id = %s AND x.connector_id = %s AND x.started_at = %s AND x.meter_start = %s)" if starting else ""
+    load = f"CASE WHEN t.max_concurrent_tx IS NULL THEN NULL ELSE (SELECT COUNT(*) FROM {transactions} x WHERE x.id_tag = t.id_tag AND x.meter_stop IS NULL{exclude}) END" if count else "NULL"
+    return f"SELECT {columns}, p.status, p.expiry_date, {load} FROM {tags} t LEFT JOIN {tags} p ON p.id_tag = t.parent_id_tag WHERE {where}"
 
 
-def with_parent_and_load(tags, starting=None):
-    parent = IdTag.objects.filter(id_tag=OuterRef("parent_id_tag"))
-    return tags.annotate(
-        parent_status=Subquery(parent.values("status")[:1]),
-        parent_expiry=Subquery(parent.values("expiry_date")[:1]),
-        # Only counted for a tag with a limit: the CASE keeps the subquery from running otherwise.
-        open_tx=Case(When(max_concurrent_tx__isnull=True, then=Value(None)), default=_open_transactions(starting), output_field=IntegerField()),
-    )
+def tags_where(where, params=(), starting=None, count=True):
+    """IdTag rows for the SQL condition `where` (on `t`), with parent_status, parent_expiry and
+    open_tx set: one query."""
+    args = [starting["charge_point_id"], starting["connector_id"], starting["started_at"], starting["meter_start"]] if starting and count else []
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(where, bool(starting) and count, count), args + list(params))
+        rows = cursor.fetchall()
+    tags, n = [], len(FIELDS)
+    for row in rows:
+        tag = IdTag(**dict(zip(FIELDS, row[:n])))
+        tag.expiry_date = _moment(tag.expiry_date)
+        tag.in_local_list = bool(tag.in_local_list)
+        tag.parent_status, tag.parent_expiry, tag.open_tx = row[n], _moment(row[n + 1]), row[n + 2]
+        tags.append(tag)
+    return tags
+
+
+def _moment(value):
+    """A datetime column as an aware datetime (SQLite hands back text in UTC)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt_timezone.utc)
+    return value
 
 
 def effective_status(tag, now):
-    """The status `tag` (annotated by with_parent_and_load) answers at `now`."""
+    """The status `tag` (from tags_where) answers at `now`."""
     status = status_at(tag.status, tag.expiry_date, now)
     if status != "Accepted":
         return status
@@ -69,14 +94,14 @@ def info_of(tag, now):
 def id_tag_info(id_tag, now, starting=None):
     """The IdTagInfo for `id_tag` at `now` (one query). `starting`: the Transaction key fields of
     the StartTransaction being answered, so a replay answers as the first copy did."""
-    tag = with_parent_and_load(IdTag.objects.filter(id_tag=id_tag), starting).first()
-    if tag is None:
+    found = tags_where("t.id_tag = %s", [id_tag], starting)
+    if not found:
         return {"status": settings.OCPP_UNKNOWN_ID_TAG_STATUS}
-    return info_of(tag, now)
+    return info_of(found[0], now)
 
 
 def list_entry(tag, now):
-    """A SendLocalList entry for `tag` (annotated by with_parent_and_load): a tag in the list with
+    """A SendLocalList entry for `tag` (from tags_where): a tag in the list with
     its IdTagInfo (parent applied; never ConcurrentTx, which is not the list's business), one out
     of it as a removal (no idTagInfo)."""
     if not tag.in_local_list:

@@ -87,7 +87,7 @@ class Plan:
 
 def plan(charger_version, force_full=False, now=None):
     """What brings a charger at `charger_version` to the current list; None when it has it."""
-    from .id_tags import list_entry, with_parent_and_load
+    from .id_tags import list_entry, tags_where
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -96,9 +96,8 @@ def plan(charger_version, force_full=False, now=None):
         if charger_version == version and not force_full:
             return None
         full = force_full or charger_version <= 0 or charger_version > version
-        in_list = with_parent_and_load(IdTag.objects.filter(in_local_list=True))
-        in_list_count = in_list.count()
-        rows = in_list if full else with_parent_and_load(IdTag.objects.filter(list_version__gt=charger_version))
+        in_list_count = IdTag.objects.filter(in_local_list=True).count()
+        rows = tags_where("t.in_local_list = %s", [True], count=False) if full else tags_where("t.list_version > %s", [charger_version], count=False)
         entries = [(t.list_version, list_entry(t, now)) for t in rows]
         if not full:
             present = {entry["idTag"] for _v, entry in entries}  # deleted, then made again: the new row says
