@@ -267,6 +267,11 @@ def test_energy_per_day_is_drawn_for_the_list(three, world):
     assert 'id="daily"' in page.content.decode() and 'data-zone="Europe/Berlin"' in page.content.decode()
 
 
+def test_a_charge_point_page_links_to_its_sessions(world):
+    html = client_for(world["op-a"]).get("/charge-points/CP-A/").content.decode()
+    assert 'href="/sessions/?charger=CP-A"' in html
+
+
 # --- zombies ------------------------------------------------------------------------------------------
 def boot(cp, at):
     ElementChange.objects.create(datapoint=cp, path="State.LastBoot", value=at.isoformat(), changed_at=at)
