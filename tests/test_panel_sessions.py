@@ -91,7 +91,7 @@ def three(world):
 
 
 # --- login and rights -------------------------------------------------------------------------------
-@pytest.mark.parametrize("url", ["/sessions/", "/sessions.csv", "/sessions/1/"])
+@pytest.mark.parametrize("url", ["/sessions/", "/sessions.csv", "/sessions/1/", "/sessions/table"])
 def test_the_sessions_pages_need_a_login(world, url):
     response = Client().get(url)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
@@ -105,6 +105,13 @@ def test_a_site_a_operator_sees_only_site_a_sessions(three, world):
     for secret in ("CP-Bravo", "CP-Free", "CAROL", "site-b"):
         assert secret not in html, secret
     assert [r["transaction_id"] for r in csv_rows(client_for(world["op-a"]).get("/sessions.csv"))] == [str(t["a2"].pk), str(t["a1"].pk)]
+
+
+def test_the_table_alone_has_the_same_rows_and_rights(three, world):
+    part = client_for(world["op-a"]).get("/sessions/table?sort=kwh")
+    assert listed(part) == [three["a2"].pk, three["a1"].pk]
+    html = part.content.decode()
+    assert html.startswith('<div id="sessions-table"') and "<html" not in html and "CP-Bravo" not in html
 
 
 def test_a_superuser_sees_every_session_including_chargers_in_no_site(three, world):

@@ -75,6 +75,25 @@ def test_the_list_renders_and_a_filter_narrows_it(server, page):
     assert "tag=ALICE" in page.url and "sort=kwh" in page.url
 
 
+def test_the_list_follows_a_real_session_live(server, page, charger_loop):
+    off_loop(create_charge_point, "BR-SESS-LIST", "Accepted")
+    charger = charger_loop.connect(server, "BR-SESS-LIST")
+    charger_loop.run(charger.boot())
+    log_in(page, server, "root", superuser=True)
+    page.goto(f"{server.http}/sessions/?charger=BR-SESS-LIST")
+    expect(page.get_by_text("No session matches these filters.")).to_be_visible()
+    expect(page.locator("#live")).to_have_text("live")
+    started = charger_loop.run(charger.call(call.StartTransaction(connector_id=1, id_tag="LIST-TAG", meter_start=5_000, timestamp=timezone.now().isoformat()), suppress=False))
+    row = rows(page).filter(has=page.get_by_role("link", name=str(started.transaction_id), exact=True))
+    expect(row).to_contain_text("running", timeout=LIVE)  # no reload: the table was fetched again
+    meter = [{"timestamp": timezone.now().isoformat(), "sampledValue": [{"value": "6500", "unit": "Wh"}]}]
+    charger_loop.run(charger.call(call.MeterValues(connector_id=1, transaction_id=started.transaction_id, meter_value=meter), suppress=False))
+    expect(row.locator("td").nth(8)).to_have_text("1.5", timeout=LIVE)  # kWh follows the feed
+    charger_loop.run(charger.call(call.StopTransaction(meter_stop=7_250, timestamp=timezone.now().isoformat(), transaction_id=started.transaction_id, reason="Local"), suppress=False))
+    expect(row).to_contain_text("closed", timeout=LIVE)
+    expect(row.locator("td").nth(8)).to_have_text("2.250")
+
+
 def test_the_session_chart_draws_power_and_energy(server, page):
     cp = off_loop(create_charge_point, "BR-SESS-CH", "Accepted")
     tx = session(cp, tag="CHART", start=T0, minutes=60, kwh=7.1)

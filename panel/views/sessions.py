@@ -22,6 +22,7 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
 from datapoints import access, sessions
+from datapoints.models import Datapoint
 
 from .common import forbidden
 from .logs import _pager
@@ -78,6 +79,11 @@ class SessionRow:
     def site(self):
         return self.tx.charge_point.site
 
+    @property
+    def connector_name(self):
+        """The connector datapoint whose Metering.Energy.Session the live feed updates."""
+        return Datapoint.connector_name(self.tx.charge_point.name, self.tx.connector_id)
+
 
 def duration_text(value):
     """A timedelta as `2 h 05 min`, `4 min 10 s`; — for none."""
@@ -116,28 +122,45 @@ def _totals_rows(totals):
     return [{"total": t, "duration": duration_text(t.duration), "share": round(100 * t.kwh / top, 1)} for t in totals]
 
 
-@login_required
-def session_list(request):
+def _table_context(request):
+    """What the sessions table shows: one page of the filtered list (also `found` and `filters`)."""
     filters = sessions.SessionFilters.from_query(request.GET)
     found = sessions.search(request.user, filters)
     page = Paginator(found, PER_PAGE).get_page(request.GET.get("page"))
-    zone = filters.zone()
-    context = {
+    return {
         "filters": filters,
+        "found": found,
         "page": page,
         "rows": [SessionRow(tx) for tx in page.object_list],
         "pager": _pager(request, page, PAGER_LABELS),
         "columns": _sort_links(request, filters),
-        "states": sessions.STATES,
-        "sites": access.visible_sites(request.user),
-        "tags": sessions.known_tags(request.user),
-        "by_tag": _totals_rows(sessions.totals(found, "tag")),
-        "by_site": _totals_rows(sessions.totals(found, "site")),
-        "daily": json.dumps([[_day_start(day, zone), round(kwh, 3)] for day, kwh in sessions.daily_energy(found, zone)]),
-        "zone": str(zone),
-        "csv_query": request.GET.urlencode(),
+        "zone": str(filters.zone()),
+        "energy_path": sessions.ENERGY,
     }
+
+
+@login_required
+def session_list(request):
+    context = _table_context(request)
+    found, zone = context["found"], context["filters"].zone()
+    context.update(
+        {
+            "states": sessions.STATES,
+            "sites": access.visible_sites(request.user),
+            "tags": sessions.known_tags(request.user),
+            "by_tag": _totals_rows(sessions.totals(found, "tag")),
+            "by_site": _totals_rows(sessions.totals(found, "site")),
+            "daily": json.dumps([[_day_start(day, zone), round(kwh, 3)] for day, kwh in sessions.daily_energy(found, zone)]),
+            "csv_query": request.GET.urlencode(),
+        }
+    )
     return render(request, "panel/sessions.html", context)
+
+
+@login_required
+def session_table(request):
+    """The table alone, for the list page to fetch again when a session starts or stops."""
+    return render(request, "panel/sessions_table.html", _table_context(request))
 
 
 def _day_start(day, zone):
@@ -206,6 +229,7 @@ def session_close(request, pk):
 urlpatterns = [
     path("sessions/", session_list, name="sessions"),
     path("sessions.csv", session_csv, name="sessions-csv"),
+    path("sessions/table", session_table, name="sessions-table"),
     path("sessions/<int:pk>/", session_page, name="session"),
     path("sessions/<int:pk>/close", session_close, name="session-close"),
 ]

@@ -1,4 +1,4 @@
-/* The sessions pages' charts, drawn with uPlot (vendored):
+/* The sessions pages, live, and their charts, drawn with uPlot (vendored):
    #daily         kWh per day of the listed sessions, as bars, days in the page's time zone;
    #session-chart a session's power (kW, left axis) and energy (kWh, right axis) from its
                   connector's history; while the session runs, new values arrive through the
@@ -77,6 +77,23 @@
       if (grew) plot.setData(aligned());
     });
   }
+
+  /* The list: a session that starts or stops on a charger this user sees (its connector's
+     Transaction.CurrentTransactionId changes) fetches the table again, with the page's filters;
+     a running session's kWh cell follows the live feed by itself (live.js, data-dp/data-path). */
+  var tableTimer = null;
+  document.addEventListener("dp-changes", function (event) {
+    var table = document.getElementById("sessions-table");
+    if (!table || tableTimer) return;
+    var started = Object.keys(event.detail).some(function (dp) {
+      return event.detail[dp].some(function (change) { return change[0] === "Transaction.CurrentTransactionId"; });
+    });
+    if (!started) return;
+    tableTimer = setTimeout(function () {
+      tableTimer = null;
+      htmx.ajax("GET", table.dataset.tableUrl + location.search, { target: "#sessions-table", swap: "outerHTML" });
+    }, 300);
+  });
 
   if (!window.uPlot) return;
   var d = document.getElementById("daily");
