@@ -3,6 +3,7 @@ scripted chargers built on the `ocpp` package's ChargePoint (it validates every 
 against the 1.6 schema), through a real Daphne; the fallback ladder, the remembered method, ids
 replaced not cleared, reconnects, chargers that take watts only, and a site limit shared between
 charging connectors. On the Redis pass a Celery worker runs the site re-division."""
+import asyncio
 import io
 import os
 
@@ -14,6 +15,7 @@ from ocpp.routing import on
 from ocpp.v16 import call, call_result
 
 from datapoints import sites
+from datapoints.charging.apply import BOOT_CHECK_DELAY
 from datapoints.commands import send_command_async
 from datapoints.models import Datapoint, Site
 
@@ -98,9 +100,11 @@ dp_set = sync_to_async(lambda path, value: call_command("dp_set", path, value, s
 
 
 async def _booted(cp, connectors=1):
+    """Boot, report the connectors, and wait until the server's after-boot check has run."""
     assert (await cp.boot()).status == "Accepted"
     for connector_id in range(1, connectors + 1):
         await cp.call(call.StatusNotification(connector_id=connector_id, error_code="NoError", status="Available"), suppress=False)
+    await asyncio.sleep(BOOT_CHECK_DELAY + 0.3)
 
 
 async def _applied(name, amps):

@@ -20,17 +20,17 @@ from typing import NamedTuple
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from .. import notify
 from ..commands import _in_database_thread, run_sync
 from ..elements import CHARGE_POINT
-from ..models import Datapoint, Element, Site
+from ..models import Datapoint, Site
 from . import apply
 
 log = logging.getLogger(__name__)
 TASK = "datapoints.tasks.redivide_site_limit"
 SHARE = "State.MaxCurrentSiteShare"
+RUNNING = "Transaction.CurrentTransactionId"
 
 
 def parse_amps(text):
@@ -68,10 +68,9 @@ class ChargerShare(NamedTuple):
 def overview(site):
     """[ChargerShare] of a site's charge points, by ClientId: what the panel and the CLI show."""
     cps = {dp.id: dp for dp in Datapoint.objects.filter(site=site, dp_type=CHARGE_POINT).order_by("client_id")}
-    paths = ("Config.MaxCurrent", SHARE, "State.MaxCurrent", "State.MaxCurrentError")
-    rows = Element.objects.filter(Q(datapoint_id__in=cps, path__in=paths) | Q(datapoint__charge_point_id__in=cps, path="Transaction.CurrentTransactionId"))
+    paths = ("Config.MaxCurrent", SHARE, "State.MaxCurrent", "State.MaxCurrentError", RUNNING)
     values = {cp_id: {"charging": 0} for cp_id in cps}
-    for dp_id, parent_id, path, value in rows.values_list("datapoint_id", "datapoint__charge_point_id", "path", "value"):
+    for dp_id, parent_id, _connector_id, path, value in apply.element_rows(list(cps), paths):
         if parent_id is None:
             values[dp_id][path] = value
         elif value:
@@ -107,13 +106,9 @@ def plan(site_id):
     if site is None:
         return []
     cps = {dp.id: dp for dp in Datapoint.objects.filter(site_id=site_id, dp_type=CHARGE_POINT)}
-    rows = Element.objects.filter(
-        Q(datapoint_id__in=cps, path__in=("Config.MaxCurrent", SHARE, "State.Connected"))
-        | Q(datapoint__charge_point_id__in=cps, path="Transaction.CurrentTransactionId")
-    ).values_list("datapoint_id", "datapoint__charge_point_id", "path", "value")
     values = {cp_id: {} for cp_id in cps}
     charging = {cp_id: set() for cp_id in cps}  # its connectors that charge
-    for dp_id, parent_id, path, value in rows:
+    for dp_id, parent_id, _connector_id, path, value in apply.element_rows(list(cps), ("Config.MaxCurrent", SHARE, "State.Connected", RUNNING)):
         if parent_id is None:
             values[dp_id][path] = value
         elif value:
