@@ -153,13 +153,18 @@ async def test_split_at_the_message_limit_and_refused_past_the_list_limit(server
         assert (await dp_get(f"{name}.State.LocalListSync"))["status"] == "too_long"
 
 
+async def _disconnected(name):
+    return await dp_get(f"{name}.State.Connected") is False
+
+
 async def test_a_charger_without_a_local_list_and_an_offline_one(server):
-    await create_charge_point("list-none", "Accepted")
+    name = await create_charge_point("list-none", "Accepted")
     await save("A", in_local_list=True)
     async with connected_library_charger(server, "list-none", charger_class=charger_at(-1)) as cp:
         await cp.boot()
         outcome = await _sync("list-none")
         assert outcome.status == "unsupported" and cp.sent == []
+    await eventually(lambda: _disconnected(name))  # the server has seen the socket close
     offline = await _sync("list-none")
     assert offline.status == "failed" and "offline" in offline.text
 
