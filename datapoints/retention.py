@@ -179,10 +179,11 @@ def _locked():
 
 # --- the server process's periodic work -----------------------------------------------------------
 def ensure_periodic_tasks():
-    """Start this process's hourly prune (called when a charger connects)."""
+    """Start this process's hourly prune (called when a charger connects); the first an hour after
+    the start (Celery beat prunes hourly too): a restart storm is no time for it."""
     from .periodic import ensure_periodic
 
-    ensure_periodic("meter-retention", PRUNE_INTERVAL, _prune_in_background, run_first=True)
+    ensure_periodic("meter-retention", PRUNE_INTERVAL, _prune_in_background)
 
 
 async def _prune_in_background():

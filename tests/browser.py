@@ -63,6 +63,17 @@ def log_in(page, server, username, superuser=False):
     page.wait_for_url(server.http + "/")
 
 
+def screenshots(page, directory, name):
+    """Full-page PNGs of the page at 1280x800 and at 800x1100 (a tablet) into `directory`, as
+    `<name>-<width>x<height>.png`; nothing when `directory` is empty (set it to look at a page)."""
+    if not directory:
+        return
+    for width, height in ((1280, 800), (800, 1100)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=os.path.join(directory, f"{name}-{width}x{height}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
 def off_loop(function, *args, **kwargs):
     """Call `function` in a thread of its own: code that publishes change events uses async_to_sync,
     which refuses to run in this thread while Playwright's event loop runs in it."""

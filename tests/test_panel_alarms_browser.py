@@ -13,20 +13,11 @@ from datapoints import sites
 from datapoints.charge_points import create_charge_point
 from datapoints.models import Alarm
 
-from .browser import PASSWORD, log_in, off_loop
+from .browser import PASSWORD, log_in, off_loop, screenshots
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 LIVE = 3000  # ms, as in test_panel_browser.py
 SHOTS = os.environ.get("ALARM_SHOTS")
-
-
-def _shoot(page, name):
-    if not SHOTS:
-        return
-    for width, height in ((1280, 800), (800, 1100)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=os.path.join(SHOTS, f"{name}-{width}x{height}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def _status(connector_id, status, error_code="NoError", **extra):
@@ -59,7 +50,7 @@ def test_a_fault_comes_live_is_acknowledged_and_goes(server, page, charger_loop)
     expect(row).to_contain_text("connector 1 Faulted: GroundFailure (RCD tripped)", timeout=LIVE)  # no reload
     expect(row).to_contain_text("● active")
     expect(nav.get_by_role("link", name="Alarms").locator(".badge")).to_have_text("2")  # the badge follows the table
-    _shoot(page, "alarms-active")
+    screenshots(page, SHOTS, "alarms-active")
     row.get_by_role("button", name="Acknowledge", exact=True).click()
     expect(page.locator(".messages")).to_contain_text("Acknowledged: connector Faulted on _ChargePoint0001-1")
     row = page.get_by_role("table", name="Alarms").get_by_role("row").filter(has_text="BR-ALARM-1")
@@ -72,7 +63,7 @@ def test_a_fault_comes_live_is_acknowledged_and_goes(server, page, charger_loop)
     page.get_by_role("button", name="Filter").click()
     gone = page.get_by_role("table", name="Alarms").get_by_role("row").filter(has_text="BR-ALARM-1")
     expect(gone).to_contain_text("○ gone")
-    _shoot(page, "alarms-all")
+    screenshots(page, SHOTS, "alarms-all")
     page.get_by_role("button", name="Acknowledge all (1)").click()
     expect(page.locator(".messages")).to_contain_text("Acknowledged 1 alarm.")
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Alarms")).to_have_text("Alarms")  # no badge
@@ -81,4 +72,4 @@ def test_a_fault_comes_live_is_acknowledged_and_goes(server, page, charger_loop)
     expect(count).to_contain_text("Alarms")
     expect(count.locator("b")).to_have_text("1")  # BR-ALARM-2's fault is still active
     expect(count).to_contain_text("0 not acknowledged")
-    _shoot(page, "fleet-counts")
+    screenshots(page, SHOTS, "fleet-counts")
