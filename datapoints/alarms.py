@@ -37,7 +37,7 @@ from .writes import DpRef, write_elements
 log = logging.getLogger(__name__)
 FAULTED, OFFLINE, HOOK_FAILED = "faulted", "offline", "hook_failed"
 KINDS = dict(Alarm.KINDS)
-CHECK_INTERVAL = 60.0
+MAX_CHECK_INTERVAL = 60.0
 
 
 # --- the domain API -------------------------------------------------------------------------------
@@ -227,7 +227,13 @@ def ensure_periodic_tasks():
     """Start this process's periodic offline check (called when a charger connects)."""
     from .periodic import ensure_periodic
 
-    ensure_periodic("offline-alarms", CHECK_INTERVAL, _check_in_background)
+    ensure_periodic("offline-alarms", check_interval(), _check_in_background)
+
+
+def check_interval():
+    """Seconds between this process's offline checks: a quarter of OCPP_OFFLINE_ALARM_MINUTES, at
+    least 1, at most a minute (Celery beat checks every minute too)."""
+    return max(1.0, min(MAX_CHECK_INTERVAL, settings.OCPP_OFFLINE_ALARM_MINUTES * 15.0))
 
 
 async def _check_in_background():

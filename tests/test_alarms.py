@@ -87,6 +87,33 @@ async def test_offline_alarm_comes_by_the_periodic_check_and_goes_when_the_charg
         assert await dp_get(f"{name}.Alarms.Active") == []
 
 
+@pytest.fixture
+def prompt_server(servers, transactional_db, settings):
+    """Offline alarms at once (OCPP_OFFLINE_ALARM_MINUTES=0): Daphne's own check runs every second."""
+    from .conftest import _serving
+
+    yield from _serving(servers, settings, OCPP_AUTO_CREATE_CHARGE_POINTS=1, OCPP_NEW_CHARGE_POINT_STATUS="Accepted", OCPP_OFFLINE_ALARM_MINUTES=0)
+
+
+async def test_daphnes_own_periodic_check_raises_the_offline_alarm(prompt_server):
+    async with connected_library_charger(prompt_server, "alarm-daphne") as cp:
+        await cp.boot()
+    name = "_ChargePoint0001"
+    await eventually(lambda: _reads(f"{name}.Alarms.Active", ["offline"]), timeout=10)
+    alarm = await Alarm.objects.aget(kind="offline")
+    disconnected = await dp_get(f"{name}.State.DisconnectedSince")
+    assert alarm.came_at.isoformat() == disconnected  # the limit is 0: it came when the charger went
+    async with connected_library_charger(prompt_server, "alarm-daphne") as cp:
+        await cp.boot()
+        await eventually(lambda: _reads(f"{name}.Alarms.Active", []))
+
+
+def test_the_check_interval_follows_the_limit(settings):
+    for minutes, seconds in ((0, 1.0), (2, 30.0), (10, 60.0), (240, 60.0)):
+        settings.OCPP_OFFLINE_ALARM_MINUTES = minutes
+        assert alarms.check_interval() == seconds
+
+
 async def test_the_periodic_check_ends_an_offline_alarm_the_connection_did_not_know(server):
     name = await create_charge_point("alarm-race", "Accepted")
     async with connected_library_charger(server, "alarm-race") as cp:

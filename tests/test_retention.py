@@ -10,6 +10,7 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from datapoints import retention
 from datapoints.charge_points import find_charge_point
@@ -159,3 +160,15 @@ def test_a_second_pruner_stops_while_one_holds_the_lock():
         release.set()
         holder.join(10)
     assert retention.prune(now=NOW)["deleted"] == 4
+
+
+def test_celery_beat_runs_the_prune_and_the_offline_check(settings):
+    from datapoints import tasks
+
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["datapoints.tasks.prune_meter_samples"] == 3600.0
+    assert schedule["datapoints.tasks.check_offline_alarms"] == 60.0
+    cp = _cp()
+    MeterSample.objects.bulk_create([_sample(cp, timezone.now() - timedelta(days=settings.OCPP_SAMPLE_DAYS + 1), 1.0)])
+    assert tasks.prune_meter_samples()["deleted"] == 1  # the task as the worker runs it, with the settings' days
+    assert tasks.check_offline_alarms() == (0, 0)
