@@ -17,6 +17,7 @@ sent; the outcome says so. The outcome goes to State.LocalListSync.
 import asyncio
 import contextvars
 import logging
+import threading
 from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
@@ -230,29 +231,51 @@ async def sync_many(charge_points, timeout=None, concurrency=50):
 
 
 # --- after a boot -------------------------------------------------------------------------------
+BOOT_BATCH_SECONDS = 0.2  # the boots of this long are checked with one query (a reconnect storm)
+_boot_lock = threading.Lock()
+_booted = {}  # charge point id -> DpRef, waiting for the next check
+_check_scheduled = False
+
+
 def after_boot(session, status):
     """In a BootNotification handler (database thread, in the batch): once the answer is committed,
     check the charger's list off the answer path."""
     if status == "Accepted":
-        transaction.on_commit(lambda: async_to_sync(_start_boot_check)(session.cp))
+        transaction.on_commit(lambda: _boot_committed(session.cp))
 
 
-async def _start_boot_check(cp):
+def _boot_committed(cp):
+    global _check_scheduled
+    with _boot_lock:
+        _booted[cp.id] = cp
+        if _check_scheduled:
+            return
+        _check_scheduled = True
+    async_to_sync(_schedule_boot_checks)()  # one hop to the event loop per batch, not per boot
+
+
+async def _schedule_boot_checks():
     # A fresh context: the task outlives this async_to_sync call, whose thread executor it would inherit.
-    asyncio.get_running_loop().create_task(_boot_check(cp), context=contextvars.Context())
+    asyncio.get_running_loop().create_task(_boot_checks(), context=contextvars.Context())
 
 
-async def _boot_check(cp):
+async def _boot_checks():
+    global _check_scheduled
+    await asyncio.sleep(BOOT_BATCH_SECONDS)
+    with _boot_lock:
+        batch = dict(_booted)
+        _booted.clear()
+        _check_scheduled = False
     try:
-        if await in_database_thread(_worth_asking)(cp.id):
-            await sync(cp)
+        wanted = await in_database_thread(_worth_asking)(list(batch))
+        await sync_many([batch[dp_id] for dp_id in wanted])
     except Exception:
-        log.exception("%s: local list check after boot failed", cp.name)
+        log.exception("local list check after the boots of %d chargers failed", len(batch))
 
 
-def _worth_asking(dp_id):
-    """No list ever made and the charger not known to hold one: nothing to ask."""
-    known = Element.objects.filter(datapoint_id=dp_id, path="State.LocalListVersion").values_list("value", flat=True).first()
-    if known == UNSUPPORTED:
-        return False
-    return current_version() > 0 or bool(known)
+def _worth_asking(dp_ids):
+    """The chargers worth a GetLocalListVersion: all but those known to have no local list, unless
+    no list was ever made (then only those known to hold one). Two queries for any number."""
+    version = current_version()
+    known = dict(Element.objects.filter(datapoint_id__in=dp_ids, path="State.LocalListVersion").values_list("datapoint_id", "value"))
+    return [dp_id for dp_id in dp_ids if known.get(dp_id) != UNSUPPORTED and (version > 0 or known.get(dp_id))]

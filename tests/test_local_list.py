@@ -2,6 +2,7 @@
 a list as a real one does): Full when its version differs, Differential after changes, Full again on
 VersionMismatch, split at SendLocalListMaxLength, refused past LocalAuthListMaxLength; versions
 race-safe on PostgreSQL."""
+import asyncio
 import threading
 
 import pytest
@@ -31,9 +32,11 @@ class ListCharger(LibraryCharger):
         self.held = {}
         self.statuses = []
         self.sent = []  # (updateType, listVersion, [idTag or -idTag for a removal])
+        self.asked = 0
 
     @on(Action.get_local_list_version)
     def on_get_local_list_version(self, **_):
+        self.asked += 1
         return call_result.GetLocalListVersion(list_version=self.version)
 
     @on(Action.send_local_list)
@@ -193,3 +196,16 @@ def test_versions_are_distinct_under_concurrent_changes(transactional_db):
     assert errors == []
     versions = sorted(IdTag.objects.values_list("list_version", flat=True))
     assert versions == list(range(1, 9))
+
+
+async def test_boots_ask_nothing_until_a_list_exists(server):
+    await create_charge_point("list-quiet", "Accepted")
+    await save("NOT-LISTED")
+    async with connected_library_charger(server, "list-quiet", charger_class=ListCharger) as cp:
+        await cp.boot()
+        await asyncio.sleep(1)  # five times the boot batch window
+        assert cp.asked == 0
+        await save("NOW-LISTED", in_local_list=True)
+        await cp.boot()  # the same check, now with a list: it asks, and sends it
+        await eventually(lambda: cp.held == {"NOW-LISTED": "Accepted"})
+        assert cp.asked == 1
