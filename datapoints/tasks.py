@@ -106,10 +106,11 @@ def prune_meter_samples():
     return dict(prune())
 
 
-@shared_task(name="datapoints.tasks.redivide_site_limit", ignore_result=True)
-def redivide_site_limit(site_id):
-    """Share a site's max current among its charging connectors again (datapoints/charging/site_limit.py)."""
-    from .charging.site_limit import redivide
+@shared_task(name="datapoints.tasks.after_session_change", ignore_result=True)
+def after_session_change(site_id=None, charge_point=None):
+    """A session started or stopped (or a site limit changed): apply the charger's max current again
+    and share the site's among its charging connectors (datapoints/charging/site_limit.py)."""
+    from .charging.site_limit import after_session
     from .commands import run_sync
 
-    return run_sync(redivide, site_id)
+    return run_sync(after_session, site_id, charge_point)

@@ -91,6 +91,13 @@ class WattsOnly(ProfileCharger):
         return profile["charging_schedule"]["charging_rate_unit"] == "W"
 
 
+class TxProfileOnly(ProfileCharger):
+    """Takes a limit only for a running transaction (some DC chargers and older firmwares)."""
+
+    def accepts(self, connector_id, profile):
+        return profile["charging_profile_purpose"] == "TxProfile"
+
+
 class RejectsAll(ProfileCharger):
     def accepts(self, connector_id, profile):
         return False
@@ -205,6 +212,26 @@ async def test_watts_default_to_230_volts_and_three_phases(server):
         assert cp.limits() == [("ChargePointMaxProfile", "Absolute", 3, "W", 6900)]  # 10 A x 230 V x 3
 
 
+async def test_charger_taking_only_tx_profiles_gets_one_per_transaction(server_with_worker):
+    server = server_with_worker  # the re-application after a start runs where the site re-division does (Celery with Redis)
+    name = await create_charge_point("mc-tx", "Accepted")
+    tx_method = {"purpose": "TxProfile", "kind": "Absolute", "stackLevel": 5, "unit": "A"}
+    async with connected_library_charger(server, "mc-tx", charger_class=TxProfileOnly) as cp:
+        await _booted(cp)
+        await dp_set(f"{name}.Config.MaxCurrent", "16")
+        assert "refused every charging profile tried" in await eventually(lambda: dp_get(f"{name}.State.MaxCurrentError"), timeout=10)
+        tx_id = (await cp.call(call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=TS), suppress=False)).transaction_id
+        assert await _applied(name, 16.0) == ("", tx_method)  # applied again after the start
+        profile = cp.sent("SetChargingProfile")[-1]
+        assert (profile["connector_id"], profile["charging_profile_id"], profile["transaction_id"]) == (1, 9101, tx_id)
+        await cp.call(call.StopTransaction(meter_stop=100, timestamp="2026-11-21T11:00:00Z", transaction_id=tx_id), suppress=False)
+        assert (await eventually(lambda: dp_get(f"{name}.State.MaxCurrentError"), timeout=10)).startswith("16 A waits for a transaction")
+        tx_id = (await cp.call(call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=100, timestamp="2026-11-21T12:00:00Z"), suppress=False)).transaction_id
+        await eventually(lambda: _equals(dp_get(f"{name}.State.MaxCurrentError"), ""), timeout=10)
+        assert cp.sent("SetChargingProfile")[-1]["transaction_id"] == tx_id
+        assert cp.limits()[-1] == ("TxProfile", "Absolute", 5, "A", 16)
+
+
 async def test_charger_rejecting_everything_says_what_was_tried(server):
     name = await create_charge_point("mc-none", "Accepted")
     async with connected_library_charger(server, "mc-none", charger_class=RejectsAll) as cp:
@@ -257,8 +284,8 @@ async def test_bad_values_are_refused_with_what_to_do(server):
 
 # --- the site limit ---------------------------------------------------------------------------------
 @pytest.fixture
-def site_server(servers, transactional_db, settings, tmp_path):
-    """A server and, on Redis, the Celery worker that runs the re-division."""
+def server_with_worker(servers, transactional_db, settings, tmp_path):
+    """A server and, on Redis, the Celery worker that runs what follows a session start or stop."""
     env = {"OCPP_AUTO_CREATE_CHARGE_POINTS": 1, "OCPP_NEW_CHARGE_POINT_STATUS": "Pending"}
     srv = servers(**env)
     settings.OCPP_LOCAL_API_URL = srv.http
@@ -302,12 +329,12 @@ async def _shares(names, shares, applied):
         raise AssertionError(f"shares and applied amps {seen}, expected {[shares, applied]}") from None
 
 
-async def test_site_limit_shared_between_charging_connectors_and_redivided(site_server):
+async def test_site_limit_shared_between_charging_connectors_and_redivided(server_with_worker):
     a = await create_charge_point("site-a", "Accepted")
     b = await create_charge_point("site-b", "Accepted")
     await _site("garage", 32, a, b)
     await dp_set(f"{a}.Config.MaxCurrent", "12")
-    async with connected_library_charger(site_server, "site-a", charger_class=ProfileCharger) as cp_a, connected_library_charger(site_server, "site-b", charger_class=NoChargePointMax) as cp_b:
+    async with connected_library_charger(server_with_worker, "site-a", charger_class=ProfileCharger) as cp_a, connected_library_charger(server_with_worker, "site-b", charger_class=NoChargePointMax) as cp_b:
         await _booted(cp_a)
         await _booted(cp_b)
         await _applied(a, 12.0)
@@ -329,11 +356,11 @@ async def test_site_limit_shared_between_charging_connectors_and_redivided(site_
     assert await dp_get(f"{a}.State.MaxCurrentError") == "" and await dp_get(f"{b}.State.MaxCurrentError") == ""
 
 
-async def test_two_connectors_of_one_charger_share_equally(site_server):
+async def test_two_connectors_of_one_charger_share_equally(server_with_worker):
     a = await create_charge_point("site-two", "Accepted")
     b = await create_charge_point("site-other", "Accepted")
     await _site("depot", 30, a, b)
-    async with connected_library_charger(site_server, "site-two", charger_class=ProfileCharger) as cp_a, connected_library_charger(site_server, "site-other", charger_class=ProfileCharger) as cp_b:
+    async with connected_library_charger(server_with_worker, "site-two", charger_class=ProfileCharger) as cp_a, connected_library_charger(server_with_worker, "site-other", charger_class=ProfileCharger) as cp_b:
         await _booted(cp_a, connectors=2)
         await _booted(cp_b)
         await _start(cp_a, 1, "T1")
@@ -351,12 +378,12 @@ def _cli(*args):
     return out.getvalue()
 
 
-async def test_site_limit_from_the_command_line(site_server):
+async def test_site_limit_from_the_command_line(server_with_worker):
     a = await create_charge_point("site-cli", "Accepted")
     assert await sync_to_async(_cli)("site_create", "yard", "--max-current", "40") == "yard\n"
     await sync_to_async(_cli)("site_assign", "yard", a)
     assert (await Site.objects.aget(slug="yard")).max_current == 40.0
-    async with connected_library_charger(site_server, "site-cli", charger_class=ProfileCharger) as cp:
+    async with connected_library_charger(server_with_worker, "site-cli", charger_class=ProfileCharger) as cp:
         await _booted(cp)
         out = await sync_to_async(_cli)("site_limit", "yard", "24")
         assert f"{a}: 24 A" in out

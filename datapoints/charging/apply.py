@@ -98,6 +98,16 @@ def read_state(charge_point):
     return state
 
 
+def per_transaction(cp_id):
+    """Does the charger need its limit applied again when a transaction starts or stops? Yes when
+    it has one and took only a TxProfile, or took nothing yet."""
+    paths = ("Config.MaxCurrent", "State.MaxCurrentSiteShare", "State.MaxCurrentMethod", "State.MaxCurrentError")
+    values = dict(Element.objects.filter(datapoint_id=cp_id, path__in=paths).values_list("path", "value"))
+    limited = ChargerState(None, values).limit is not None
+    method = values.get("State.MaxCurrentMethod") or {}
+    return limited and (method.get("purpose") == profiles.TX or bool(values.get("State.MaxCurrentError")))
+
+
 def write_state(cp, values):
     with transaction.atomic():
         publish_on_commit(write_elements([(cp, path, value) for path, value in values.items()]))
@@ -133,6 +143,9 @@ async def _set(state):
     phases = profiles.measured_phases(state.connectors.values())
     if unit == "W":
         wanted += f" (as {profiles.in_unit(amps, 'W', voltage, phases):g} W at {voltage:g} V x {phases} phases)"
+    remembered = state.values.get("State.MaxCurrentMethod")
+    if remembered and remembered["purpose"] == profiles.TX and not state.running:
+        return {"State.MaxCurrentError": f"{wanted} waits for a transaction: this charger took only a TxProfile (State.MaxCurrentMethod); it is applied when one starts"}
     methods = profiles.ladder(profiles.max_stack_level(state.config(profiles.STACK_LEVEL_KEY)), unit, state.values.get("State.MaxCurrentMethod"), bool(state.running))
     refusals = []
     for method in methods:

@@ -28,7 +28,7 @@ from ..models import Datapoint, Site
 from . import apply
 
 log = logging.getLogger(__name__)
-TASK = "datapoints.tasks.redivide_site_limit"
+TASK = "datapoints.tasks.after_session_change"
 SHARE = "State.MaxCurrentSiteShare"
 RUNNING = "Transaction.CurrentTransactionId"
 
@@ -155,30 +155,47 @@ def _limited_site(cp_id):
 
 def session_changed(cp):
     """From a StartTransaction / StopTransaction handler (database thread, in its transaction):
-    re-divide the charger's site limit after the commit, if its site has one."""
+    after the commit, re-divide the charger's site limit if its site has one, and apply its own
+    limit again if only a TxProfile will do (or nothing was accepted yet): a TxProfile names the
+    transaction, so each new one needs its own."""
     site_id = _limited_site(cp.id)
+    charger = cp.name if apply.per_transaction(cp.id) else None
+    if site_id is not None or charger is not None:
+        transaction.on_commit(lambda: after_session_soon(site_id, charger))
+
+
+async def after_session(site_id=None, charger=None):
+    """A session started or stopped: apply `charger`'s limit, then re-divide `site_id`'s."""
+    if charger is not None:
+        await apply.apply_max_current(charger)
     if site_id is not None:
-        transaction.on_commit(lambda: redivide_soon(site_id))
+        await redivide(site_id)
 
 
 def redivide_soon(site_id):
     """Start `redivide(site_id)` without waiting for it (synchronous callers)."""
+    after_session_soon(site_id, None)
+
+
+def after_session_soon(site_id, charger):
+    """Start `after_session` without waiting for it: a Celery task with Redis, else a task on the
+    server's loop, else (a management command without Redis) right here."""
     if settings.REDIS_URL:
         from ocpp_dp.celery import app
 
-        app.send_task(TASK, args=[site_id])
+        app.send_task(TASK, args=[site_id, charger])
     elif notify.IN_SERVER:
-        async_to_sync(_start)(site_id)  # a database or view thread: hop to the server's loop
+        async_to_sync(_start)(site_id, charger)  # a database or view thread: hop to the server's loop
     else:
-        run_sync(redivide, site_id)  # a management command without Redis: the local API sends
+        run_sync(after_session, site_id, charger)  # the local API sends
 
 
-async def _start(site_id):
-    apply.in_background(_logged(site_id))
+async def _start(site_id, charger):
+    apply.in_background(_logged(site_id, charger))
 
 
-async def _logged(site_id):
+async def _logged(site_id, charger):
     try:
-        await redivide(site_id)
+        await after_session(site_id, charger)
     except Exception:
-        log.exception("site %s: re-dividing its max current failed", site_id)
+        log.exception("after a session change (site %s, charger %s): applying the max current failed", site_id, charger)
