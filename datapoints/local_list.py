@@ -251,7 +251,12 @@ def _boot_committed(cp):
         if _check_scheduled:
             return
         _check_scheduled = True
-    async_to_sync(_schedule_boot_checks)()  # one hop to the event loop per batch, not per boot
+    try:
+        async_to_sync(_schedule_boot_checks)()  # one hop to the event loop per batch, not per boot
+    except Exception:  # never fail the commit's other callbacks; the next boot tries again
+        log.exception("could not schedule the local list check after boot")
+        with _boot_lock:
+            _check_scheduled = False
 
 
 async def _schedule_boot_checks():
