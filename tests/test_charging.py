@@ -396,3 +396,21 @@ async def test_site_limit_from_the_command_line(server_with_worker):
         await sync_to_async(_cli)("site_limit", "yard", "-1")
     with pytest.raises(CommandError, match="no site 'nowhere'"):
         await sync_to_async(_cli)("site_limit", "nowhere", "10")
+
+
+# --- the rules on their own --------------------------------------------------------------------------
+def test_division_is_equal_per_connector_capped_and_what_is_left_goes_to_the_others():
+    from datapoints.charging.site_limit import divide
+
+    assert divide(32, {"a": (1, None), "b": (1, None), "idle": (0, None)}) == {"a": 16.0, "b": 16.0}
+    assert divide(32, {"a": (2, None), "b": (1, None)}) == {"a": 21.3, "b": 10.6}  # floored: never above the limit
+    assert divide(60, {"a": (1, 6), "b": (1, 10), "c": (1, None)}) == {"a": 6, "b": 10, "c": 44.0}
+    assert divide(10, {"a": (1, 16), "b": (1, 16)}) == {"a": 5.0, "b": 5.0}
+    assert divide(0, {"a": (1, None)}) == {"a": 0.0}
+
+
+@pytest.mark.parametrize("allowed, unit", [("Current", "A"), ("Current,Power", "A"), ("Power", "W"), ("power", "W"), ("W", "W"), ("", "A"), (None, "A"), ("A,W", "A")])
+def test_rate_unit_from_the_configuration_key(allowed, unit):
+    from datapoints.charging.profiles import rate_unit
+
+    assert rate_unit(allowed) == unit

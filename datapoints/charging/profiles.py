@@ -53,7 +53,7 @@ def in_unit(amps, unit, voltage, phases):
     """The schedule limit for `amps` in the charger's unit: amps to 0.1 A, or whole watts
     (amps x voltage x phases)."""
     if unit == "W":
-        return float(round(amps * voltage * phases))
+        return int(round(amps * voltage * phases))  # "3840", not "3840.0": some firmwares parse an integer
     return round(amps, 1)
 
 
