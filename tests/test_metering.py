@@ -261,3 +261,21 @@ async def test_midnight_and_month_boundary_in_the_site_time_zone(server):
         assert await dp_get(f"{name}-1.Metering.Energy.Today") == near(6.0)
         await stop(cp, tx, 111_000, "2026-11-01T23:40:00Z")
     assert (await Transaction.objects.aget(pk=tx)).energy_kwh == near(11.0)
+
+
+async def test_a_reconnect_carries_on_from_the_stored_tracking(server):
+    """A new connection (a restart, another node) loads the connector's Metering.Tracking, which may be
+    up to a minute old: the next reading's delta covers what came in between."""
+    name = await create_charge_point("meter-reconnect", "Accepted")
+    async with connected_library_charger(server, "meter-reconnect") as cp:
+        await cp.boot()
+        tx = await start(cp, 100_000, "2026-11-21T02:00:00Z")
+        for minute, register in ((1, 100_500), (2, 101_000), (3, 101_600)):  # tracking saved at the first only
+            await meter(cp, tx, f"2026-11-21T02:0{minute}:00Z", sv(register))
+    async with connected_library_charger(server, "meter-reconnect") as cp:
+        await meter(cp, tx, "2026-11-21T02:10:00Z", sv(102_000))
+        assert await values(f"{name}-1", "Metering.Energy.Session", "Metering.Energy.Today", "Metering.Session.Duration") == {
+            "Metering.Energy.Session": near(2.0), "Metering.Energy.Today": near(2.0), "Metering.Session.Duration": 600}
+        await stop(cp, tx, 102_300, "2026-11-21T02:15:00Z")
+    assert (await Transaction.objects.aget(pk=tx)).energy_kwh == near(2.3)
+    assert await dp_get(f"{name}-1.Metering.Energy.Today") == near(2.3)

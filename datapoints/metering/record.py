@@ -3,7 +3,9 @@ energy on its Transaction. Runs in the recorder's database thread, inside the ba
 
 A connection keeps its charger's metering in memory (`ChargerMeter`, loaded once on first use:
 the connectors' `Metering.Tracking`, Config.EnergyUnitOverride and the site's time zone) and writes
-the tracking back with every reading, so a restart or another node carries on where it stopped.
+the tracking back at a session's start and stop, after an anomaly, and otherwise at most once a
+minute, so a restart or another node carries on where it stopped. A tracking a minute old is
+safe: the next reading's delta from its older register value covers the readings in between.
 Elements are written only when their value changes (per connection), to keep history rows and
 change events to what moved.
 """
@@ -37,6 +39,7 @@ INSTANT = {
     "Temperature": "Metering.Temperature",
 }
 TRANSACTION_SAVE_SECONDS = 60  # a running transaction's energy_kwh is saved at most this often (and at its stop)
+TRACKING_SAVE_SECONDS = 60  # a connector's Metering.Tracking likewise (and at once after anything unusual)
 BUCKET_ELEMENTS = {"day": "Metering.Energy.Today", "week": "Metering.Energy.Week", "month": "Metering.Energy.Month"}
 
 
@@ -59,6 +62,7 @@ class ChargerMeter:
         self.written = {}  # (datapoint id, path) -> value last written on this connection
         self.main_power = None  # connector 0's own power reading
         self.tx_saved_at = {}  # transaction id -> server time its energy was last saved
+        self.tracking_saved_at = {}  # connector id -> server time its Metering.Tracking was last written
 
     def state(self, connector_id):
         state = self.states.get(connector_id)
@@ -79,6 +83,7 @@ class ChargerMeter:
         energy.rescale(state, override_factor(self.override, labelled) / override_factor(before, labelled))
         state["override"] = self.override
         state["suspect"] = 0
+        state["unusual"] = True
         return True
 
     def write(self, work, dp, path, value):
@@ -184,6 +189,8 @@ def _reading(work, session, meter, connector_id, state, meter_value):
         for phase, value in current.phases.items():
             state["values"][f"Metering.Current.Import.{phase}"] = rounded(value)
     step = _energy_step(work, session, meter, state, quantities, at)
+    if step is not None and (step.events or not step.accepted or (state["tx"] is not None and state["tx"]["readings"] == 1)):
+        state["unusual"] = True  # a glitch held back, a reset, a restart, a session's base decided: saved at once
     if step is not None and step.accepted:
         if step.delta > 0:
             energy.book(state, step.delta, booked, meter.tz)
@@ -243,6 +250,7 @@ def corrected_by_operator(work, session, meter, state):
 def _check_unit(work, session, meter, connector_id, state, delta, power, hours):
     was = state["suspect"] >= energy.UNIT_SUSPECT_CONFIRMATIONS
     if energy.unit_suspect(state, delta, power, hours) and not was:
+        state["unusual"] = True
         work.set(session.cp, "State.EnergyUnitSuspect", True)
         if state["tx"] is not None and "unit_suspect" not in state["tx"]["flags"]:
             state["tx"]["flags"].append("unit_suspect")
@@ -270,8 +278,17 @@ def _write_connector(work, session, meter, connector_id, state):
         if duration is not None:
             meter.write(work, connector, "Metering.Session.Duration", duration)
     _write_buckets(work, meter, connector, state)
-    work.set(connector, "Metering.Tracking", copy.deepcopy(state))
+    _save_tracking(work, meter, connector, connector_id, state)
     _write_charge_point(work, session, meter)
+
+
+def _save_tracking(work, meter, connector, connector_id, state, now=False):
+    saved = meter.tracking_saved_at.get(connector_id)
+    unusual = state.pop("unusual", False)
+    if not (now or unusual) and saved is not None and (work.now - saved).total_seconds() < TRACKING_SAVE_SECONDS:
+        return
+    meter.tracking_saved_at[connector_id] = work.now
+    work.set(connector, "Metering.Tracking", copy.deepcopy(state))
 
 
 def _write_buckets(work, meter, dp, state):
@@ -341,7 +358,7 @@ def transaction_started(work, session, tx):
     connector = session.connector(tx.connector_id)
     meter.write(work, connector, "Metering.Energy.Session", 0.0)
     meter.write(work, connector, "Metering.Session.Duration", 0)
-    work.set(connector, "Metering.Tracking", copy.deepcopy(state))
+    _save_tracking(work, meter, connector, tx.connector_id, state, now=True)
 
 
 @never_fails_the_message
@@ -374,6 +391,7 @@ def transaction_stopped(work, session, tx, payload):
     state.setdefault("values", {})["Metering.Power.Active.Import"] = 0.0
     state["tx"] = None
     meter.tx_saved_at.pop(tx.pk, None)
+    state["unusual"] = True  # the session's end is saved at once
     _write_connector(work, session, meter, tx.connector_id, state)
     return STOP_METERING_FIELDS
 
