@@ -24,6 +24,13 @@ def prune_message_log():
     return prune()
 
 
+@shared_task(name="datapoints.tasks.expire_reservations", ignore_result=True)
+def expire_reservations():
+    from .reservations import expire_overdue
+
+    return expire_overdue()
+
+
 @shared_task(name="datapoints.tasks.send_command")
 def send_command_task(charge_point, action, payload, timeout=None):
     """Send one command; returns the outcome as a dict (it is recorded in Commands.* either way)."""

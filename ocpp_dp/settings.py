@@ -155,6 +155,7 @@ CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "UTC")
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-connections": {"task": "datapoints.tasks.sweep_connections", "schedule": float(env_int("OCPP_SWEEP_INTERVAL", 30))},
     "prune-message-log": {"task": "datapoints.tasks.prune_message_log", "schedule": 3600.0},
+    "expire-reservations": {"task": "datapoints.tasks.expire_reservations", "schedule": 30.0},
     "check-offline-alarms": {"task": "datapoints.tasks.check_offline_alarms", "schedule": 60.0},
     "prune-meter-samples": {"task": "datapoints.tasks.prune_meter_samples", "schedule": 3600.0},
 }

@@ -30,6 +30,9 @@ urlpatterns += sessions.urlpatterns
 from .views import alarms  # noqa: E402 (issue 9: the alarm list)
 
 urlpatterns += alarms.urlpatterns
+from .views import id_tags, reservations  # noqa: E402 (issue 9: id tags, the local list, reservations)
+
+urlpatterns += id_tags.urlpatterns + reservations.urlpatterns
 from .views import charging  # noqa: E402 (issue 9: a site's max current)
 
 urlpatterns += charging.urlpatterns

@@ -40,6 +40,9 @@ INSTANT = {
 }
 TRANSACTION_SAVE_SECONDS = 60  # a running transaction's energy_kwh is saved at most this often (and at its stop)
 TRACKING_SAVE_SECONDS = 60  # a connector's Metering.Tracking likewise (and at once after anything unusual)
+# Energy figures are written when they moved by at least this much (or at a session's start and
+# stop, exactly): a charger reporting many times a second must not cost a write per telegram.
+ENERGY_DEADBAND = 0.01  # kWh
 BUCKET_ELEMENTS = {"day": "Metering.Energy.Today", "week": "Metering.Energy.Week", "month": "Metering.Energy.Month"}
 
 
@@ -70,6 +73,11 @@ class ChargerMeter:
             state = self.states[connector_id] = {**energy.new_state(), "override": self.override}
         return state
 
+    def forget(self, *datapoints):
+        """Write these datapoints' next values whatever was written before (a session's exact end)."""
+        ids = {dp.id for dp in datapoints}
+        self.written = {key: value for key, value in self.written.items() if key[0] not in ids}
+
     def kwh(self, value, labelled):
         """A normalised energy value with Config.EnergyUnitOverride applied."""
         return value * override_factor(self.override, labelled)
@@ -86,10 +94,13 @@ class ChargerMeter:
         state["unusual"] = True
         return True
 
-    def write(self, work, dp, path, value):
+    def write(self, work, dp, path, value, deadband=0.0):
+        """Write unless the value is the one last written, or (energy) within `deadband` of it."""
         key = (dp.id, path)
-        if key in self.written and self.written[key] == value:
-            return
+        if key in self.written:
+            last = self.written[key]
+            if last == value or (deadband and isinstance(last, float) and abs(value - last) < deadband):
+                return
         self.written[key] = value
         work.set(dp, path, value)
 
@@ -270,10 +281,10 @@ def _write_connector(work, session, meter, connector_id, state):
         meter.write(work, connector, path, value)
     register = energy.corrected(state)
     if register is not None:
-        meter.write(work, connector, "Metering.Energy.Active.Import.Register", rounded(register))
+        meter.write(work, connector, "Metering.Energy.Active.Import.Register", rounded(register), ENERGY_DEADBAND)
     tx = state["tx"]
     if tx is not None:
-        meter.write(work, connector, "Metering.Energy.Session", rounded(tx["energy"]))
+        meter.write(work, connector, "Metering.Energy.Session", rounded(tx["energy"]), ENERGY_DEADBAND)
         duration = _seconds(tx["start"], parse_datetime(state["at"]) if state["at"] else None)
         if duration is not None:
             meter.write(work, connector, "Metering.Session.Duration", duration)
@@ -294,7 +305,7 @@ def _save_tracking(work, meter, connector, connector_id, state, now=False):
 def _write_buckets(work, meter, dp, state):
     at = parse_datetime(state["booked"]) if state["booked"] else work.now
     for bucket, value in energy.totals_at(state, at, meter.tz).items():
-        meter.write(work, dp, BUCKET_ELEMENTS[bucket], rounded(value))
+        meter.write(work, dp, BUCKET_ELEMENTS[bucket], rounded(value), ENERGY_DEADBAND)
 
 
 def _write_charge_point(work, session, meter):
@@ -310,7 +321,7 @@ def _write_charge_point(work, session, meter):
             for bucket, value in energy.totals_at(state, latest, meter.tz).items():
                 totals[bucket] += value
     for bucket, value in totals.items():
-        meter.write(work, session.cp, BUCKET_ELEMENTS[bucket], rounded(value))
+        meter.write(work, session.cp, BUCKET_ELEMENTS[bucket], rounded(value), ENERGY_DEADBAND)
     meter.write(work, session.cp, "Metering.SkippedValues", meter.skipped)
 
 
@@ -392,6 +403,7 @@ def transaction_stopped(work, session, tx, payload):
     state["tx"] = None
     meter.tx_saved_at.pop(tx.pk, None)
     state["unusual"] = True  # the session's end is saved at once
+    meter.forget(connector, session.cp)  # ... and its figures written exactly
     _write_connector(work, session, meter, tx.connector_id, state)
     return STOP_METERING_FIELDS
 

@@ -13,12 +13,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .. import alarms
+from .. import alarms, id_tags, local_list, reservations
 from ..charge_points import element_values
 from ..charging import site_limit
 from ..elements import DEVICE_INFO_FIELDS, START_FIELDS, STATUS_FIELDS, STOP_FIELDS
 from ..metering import record as metering
-from ..models import IdTag, Transaction
+from ..models import Transaction
 from . import errors
 
 HANDLERS = {}
@@ -36,12 +36,8 @@ def now_iso(now):
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def id_tag_info(id_tag, now):
-    """IdTagInfo from the id-tag table; an unknown tag gets OCPP_UNKNOWN_ID_TAG_STATUS."""
-    tag = IdTag.objects.filter(id_tag=id_tag).first()
-    if tag is None:
-        return {"status": settings.OCPP_UNKNOWN_ID_TAG_STATUS}
-    return tag.id_tag_info(now)
+def id_tag_info(id_tag, now, starting=None):
+    return id_tags.id_tag_info(id_tag, now, starting)  # expiry, parent, ConcurrentTx: datapoints/id_tags.py
 
 
 @handles("BootNotification")
@@ -56,6 +52,7 @@ def boot_notification(work, session, payload):
     work.set(cp, "State.RegistrationStatus", status)
     work.set(cp, "State.LastBoot", work.now.isoformat())
     work.set(cp, "Common.ConnState", "Registered" if status == "Accepted" else "Connected")
+    local_list.after_boot(session, status)
     interval = session.heartbeat_interval if status == "Accepted" else settings.OCPP_REGISTRATION_RETRY_INTERVAL
     return {"status": status, "currentTime": now_iso(work.now), "interval": interval}
 
@@ -73,6 +70,7 @@ def status_notification(work, session, payload):
     for leaf in STATUS_FIELDS:
         work.set(target, f"Status.{leaf}", payload.get(leaf, ""))
     alarms.on_status(work, session, connector_id, payload)
+    reservations.on_status(session, payload)
     if connector_id > session.known_connector_count:
         session.known_connector_count = connector_id
         work.set(session.cp, "State.NumberOfConnectors", connector_id)
@@ -100,7 +98,7 @@ def start_transaction(work, session, payload):
         "started_at": payload["timestamp"],
         "meter_start": payload["meterStart"],
     }
-    info = id_tag_info(payload["idTag"], work.now)
+    info = id_tag_info(payload["idTag"], work.now, key)
     existing = Transaction.objects.filter(**key).first()
     if existing is None:
         try:
@@ -112,6 +110,7 @@ def start_transaction(work, session, payload):
         for leaf, value in _start_fields(payload, existing.pk).items():
             work.set(connector, f"Transaction.Start.{leaf}", value)
         work.set(connector, "Transaction.CurrentTransactionId", existing.pk)
+        reservations.used(existing, payload.get("reservationId"))
         metering.transaction_started(work, session, existing)
         site_limit.session_changed(cp)
     return {"transactionId": existing.pk, "idTagInfo": info}
