@@ -114,19 +114,35 @@ def write_state(cp, values):
 
 
 async def apply_max_current(charge_point):
-    """Apply the charger's limit now; returns State.MaxCurrentError ("" on success)."""
+    """Apply the charger's limit now; returns State.MaxCurrentError ("" on success).
+
+    The lock keeps one apply per charger in this process; another process (a Celery worker, another
+    node) may apply the same charger at the same time with a limit that has changed since. So after
+    sending, the wanted limit is read again and, if it moved, sent again: whoever sends last checks
+    last, and the charger ends with the limit that is wanted now, not an older one."""
     name = charge_point.name if isinstance(charge_point, Datapoint) else str(charge_point)
     lock = _locks.setdefault(name, asyncio.Lock())
     async with lock:
-        state = await _in_database_thread(read_state)(charge_point)
-        try:
-            result = await (_set(state) if state.limit is not None else _clear(state))
-        except CommandRefused as exc:  # a payload we built that the schema refuses: our bug, said plainly
-            log.exception("%s: max current not applied", name)
-            result = {"State.MaxCurrentError": f"the central system built a refused command ({exc}); report this"}
-        if result:
-            await _in_database_thread(write_state)(state.cp, result)
-        return (result or {}).get("State.MaxCurrentError", "")
+        for _attempt in range(MAX_ROUNDS):
+            state = await _in_database_thread(read_state)(charge_point)
+            error = await _apply(name, state)
+            if (await _in_database_thread(read_state)(charge_point)).limit == state.limit:
+                break
+        return error
+
+
+MAX_ROUNDS = 3
+
+
+async def _apply(name, state):
+    try:
+        result = await (_set(state) if state.limit is not None else _clear(state))
+    except CommandRefused as exc:  # a payload we built that the schema refuses: our bug, said plainly
+        log.exception("%s: max current not applied", name)
+        result = {"State.MaxCurrentError": f"the central system built a refused command ({exc}); report this"}
+    if result:
+        await _in_database_thread(write_state)(state.cp, result)
+    return (result or {}).get("State.MaxCurrentError", "")
 
 
 async def _set(state):
