@@ -279,8 +279,10 @@ async def _boot_checks():
 
 
 def _worth_asking(dp_ids):
-    """The chargers worth a GetLocalListVersion: all but those known to have no local list, unless
-    no list was ever made (then only those known to hold one). Two queries for any number."""
-    version = current_version()
+    """The chargers worth a GetLocalListVersion: none while no list was ever made here (a list the
+    charger holds from elsewhere is not wiped by an empty one), else all but those known to have no
+    local list. Two queries for any number."""
+    if current_version() == 0:
+        return []
     known = dict(Element.objects.filter(datapoint_id__in=dp_ids, path="State.LocalListVersion").values_list("datapoint_id", "value"))
-    return [dp_id for dp_id in dp_ids if known.get(dp_id) != UNSUPPORTED and (version > 0 or known.get(dp_id))]
+    return [dp_id for dp_id in dp_ids if known.get(dp_id) != UNSUPPORTED]
