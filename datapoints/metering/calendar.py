@@ -4,7 +4,7 @@ counts where it belongs (a reading of a period that has passed is not added to t
 charger clock that is unreadable or further than OCPP_CHARGER_CLOCK_TRUST_HOURS (default 24) from
 server time falls back to server time.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,7 +38,15 @@ def booking_time(at, now):
 
 
 def keys(at, tz):
-    """{"day": "2026-11-21", "week": "2026-W47", "month": "2026-11"} of `at` in `tz`."""
-    local = at.astimezone(tz)
+    """{"day": "2026-11-21", "week": "2026-W47", "month": "2026-11"} of `at` (epoch seconds or an
+    aware datetime) in `tz`."""
+    epoch = at.timestamp() if isinstance(at, datetime) else at
+    return _keys_of_minute(int(epoch // 60), tz)
+
+
+@lru_cache(maxsize=4096)
+def _keys_of_minute(minute, tz):
+    # Every zone's offsets are whole minutes, so a minute lies in one day, week and month.
+    local = datetime.fromtimestamp(minute * 60, tz)
     year, week, _ = local.isocalendar()
     return {"day": local.strftime("%Y-%m-%d"), "week": f"{year}-W{week:02d}", "month": local.strftime("%Y-%m")}

@@ -51,7 +51,8 @@ def corrected(state):
 
 # --- the register ---------------------------------------------------------------------------------
 def register_reading(state, raw, restart=False, at=None):
-    """Feed one raw register value (kWh) read at `at`. `restart`: the charger is known to count from 0 now."""
+    """Feed one raw register value (kWh) read at `at` (epoch seconds). `restart`: the charger is known
+    to count from 0 now."""
     last = state["raw"]
     if last is None:
         state["raw"], state["drop"] = raw, None
@@ -89,11 +90,20 @@ def plausible_kwh(hours):
     return 1.0 + MAX_KW * (1.0 if hours is None else hours)
 
 
-def _hours(since_iso, at):
-    since = parse_datetime(since_iso) if since_iso else None
-    if since is None or since.tzinfo is None or at is None:
+def epoch(value):
+    """Epoch seconds of a stored time (a number; ISO text from trackings written before); None stays None."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    parsed = parse_datetime(value)
+    return parsed.timestamp() if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _hours(since, at):
+    """Hours from `since` to `at` (epoch seconds); None when either is unknown."""
+    since = epoch(since)
+    if since is None or at is None:
         return None
-    return max((at - since).total_seconds() / 3600, 0.0)
+    return max((at - since) / 3600, 0.0)
 
 
 def interval_reading(state, interval):
@@ -125,13 +135,13 @@ def totals_at(state, at, tz):
 
 # --- sessions -------------------------------------------------------------------------------------
 def start_session(state, transaction_id, meter_start_kwh, start_iso):
-    state["tx"] = {"id": transaction_id, "meter_start": meter_start_kwh, "start": start_iso, "kind": None, "base_raw": None, "base": None, "energy": 0.0, "readings": 0, "flags": []}
+    state["tx"] = {"id": transaction_id, "meter_start": meter_start_kwh, "start": start_iso, "start_ts": epoch(start_iso), "kind": None, "base_raw": None, "base": None, "energy": 0.0, "readings": 0, "flags": []}
 
 
 def decide_base(tx, first, idle_register, at):
     """(kind, base in raw kWh) of a session from its first register value `first`."""
     m = tx["meter_start"]
-    plausible = plausible_kwh(_hours(tx["start"], at))
+    plausible = plausible_kwh(_hours(tx.get("start_ts", tx["start"]), at))
     if m - TOLERANCE <= first <= m + plausible:
         return "meterStart", m
     if first < m - TOLERANCE and first <= plausible:

@@ -14,7 +14,6 @@ import functools
 import logging
 
 from django.db import DatabaseError
-from django.utils.dateparse import parse_datetime
 
 from .. import alarms
 from ..charge_points import element_values
@@ -185,10 +184,11 @@ def _bind_transaction(state, meter, transaction_id, cp_id):
 def _reading(work, session, meter, connector_id, state, meter_value):
     reading = read(meter_value)
     meter.skipped += reading.skipped
-    at = calendar.charger_time(reading.timestamp, work.now)  # durations and rates: the charger's clock
-    booked = calendar.booking_time(at, work.now)  # Today/Week/Month: that clock only when believable
+    clock = calendar.charger_time(reading.timestamp, work.now)
+    at = clock.timestamp()  # durations and rates: the charger's clock
+    booked = calendar.booking_time(clock, work.now).timestamp()  # Today/Week/Month: that clock only when believable
     quantities = reading.quantities
-    previous_power, previous_at = state["power"], parse_datetime(state["at"]) if state["at"] else None
+    previous_power, previous_at = state["power"], energy.epoch(state["at"])
     if "Power.Active.Import" in quantities:
         state["power"] = quantities["Power.Active.Import"].value
     state.setdefault("values", {})
@@ -207,23 +207,23 @@ def _reading(work, session, meter, connector_id, state, meter_value):
             energy.book(state, step.delta, booked, meter.tz)
             if state["tx"] is not None:
                 state["tx"]["booked_kwh"] = state["tx"].get("booked_kwh", 0.0) + step.delta
-            hours = (at - previous_at).total_seconds() / 3600 if previous_at else 0.0
+            hours = (at - previous_at) / 3600 if previous_at else 0.0
             power = (state["power"] + previous_power) / 2 if previous_power is not None and state["power"] is not None else state["power"]
             if quantities.get(REGISTER) and quantities[REGISTER].labelled == "wh" and not meter.override:
                 _check_unit(work, session, meter, connector_id, state, step.delta, power, hours)
         if "meter_reset" in step.events:
             anomaly(work, session, connector_id, "meter_reset", "the energy register dropped and stayed low: a meter reset, carried as an offset", offset_kwh=rounded(state["offset"]))
     if step is None or step.accepted:
-        state["at"] = later(at, state["at"])
-        state["booked"] = later(booked, state["booked"])
+        state["at"] = latest(at, state["at"])
+        state["booked"] = latest(booked, state["booked"])
     if state["tx"] is not None:
         _flag_negative(work, session, connector_id, state["tx"])
 
 
-def later(at, stored_iso):
-    """The later of `at` and a stored time, as text: the times kept never go back."""
-    stored = parse_datetime(stored_iso) if stored_iso else None
-    return (max(at, stored) if stored else at).isoformat()
+def latest(at, stored):
+    """The later of `at` and a stored time, in epoch seconds: the times kept never go back."""
+    stored = energy.epoch(stored)
+    return at if stored is None else max(at, stored)
 
 
 def _energy_step(work, session, meter, state, quantities, at):
@@ -285,7 +285,7 @@ def _write_connector(work, session, meter, connector_id, state):
     tx = state["tx"]
     if tx is not None:
         meter.write(work, connector, "Metering.Energy.Session", rounded(tx["energy"]), ENERGY_DEADBAND)
-        duration = _seconds(tx["start"], parse_datetime(state["at"]) if state["at"] else None)
+        duration = _seconds(tx, energy.epoch(state["at"]))
         if duration is not None:
             meter.write(work, connector, "Metering.Session.Duration", duration)
     _write_buckets(work, meter, connector, state)
@@ -303,7 +303,7 @@ def _save_tracking(work, meter, connector, connector_id, state, now=False):
 
 
 def _write_buckets(work, meter, dp, state):
-    at = parse_datetime(state["booked"]) if state["booked"] else work.now
+    at = energy.epoch(state["booked"]) or work.now.timestamp()
     for bucket, value in energy.totals_at(state, at, meter.tz).items():
         meter.write(work, dp, BUCKET_ELEMENTS[bucket], rounded(value), ENERGY_DEADBAND)
 
@@ -314,22 +314,23 @@ def _write_charge_point(work, session, meter):
     if power is not None:
         meter.write(work, session.cp, "Metering.Power.Active.Import", rounded(power))
     totals = {bucket: 0.0 for bucket in BUCKET_ELEMENTS}
-    times = [parse_datetime(s["booked"]) for cid, s in meter.states.items() if cid and s["booked"]]
-    latest = max(times) if times else work.now  # the charger's own "now", as its connectors are booked
+    times = [energy.epoch(s["booked"]) for cid, s in meter.states.items() if cid and s["booked"]]
+    now = max(times) if times else work.now.timestamp()  # the charger's own "now", as its connectors are booked
     for cid, state in meter.states.items():
         if cid:
-            for bucket, value in energy.totals_at(state, latest, meter.tz).items():
+            for bucket, value in energy.totals_at(state, now, meter.tz).items():
                 totals[bucket] += value
     for bucket, value in totals.items():
         meter.write(work, session.cp, BUCKET_ELEMENTS[bucket], rounded(value), ENERGY_DEADBAND)
     meter.write(work, session.cp, "Metering.SkippedValues", meter.skipped)
 
 
-def _seconds(start_iso, end):
-    start = parse_datetime(start_iso or "")
-    if start is None or start.tzinfo is None or end is None:
+def _seconds(tx, end):
+    """Whole seconds from the session's start to `end` (epoch seconds), by the charger's clock."""
+    start = tx.get("start_ts", energy.epoch(tx["start"]))
+    if start is None or end is None:
         return None
-    return max(int((end - start).total_seconds()), 0)
+    return max(int(end - start), 0)
 
 
 def _save_running_transaction(meter, state, now):
@@ -379,8 +380,8 @@ def transaction_stopped(work, session, tx, payload):
     state = meter.state(tx.connector_id)
     if state["tx"] is None or state["tx"]["id"] != tx.pk:
         _start_session(meter, state, tx)
-    stop_at = calendar.charger_time(payload["timestamp"], work.now)
-    stop_booked = calendar.booking_time(stop_at, work.now)
+    stop_clock = calendar.charger_time(payload["timestamp"], work.now)
+    stop_at, stop_booked = stop_clock.timestamp(), calendar.booking_time(stop_clock, work.now).timestamp()
     ended_by_reading = False
     for meter_value in payload.get("transactionData") or []:
         _reading(work, session, meter, tx.connector_id, state, meter_value)
@@ -397,7 +398,7 @@ def transaction_stopped(work, session, tx, payload):
     tx.energy_flags = txs["flags"]
     connector = session.connector(tx.connector_id)
     meter.write(work, connector, "Metering.Energy.Session", rounded(final))
-    meter.write(work, connector, "Metering.Session.Duration", _seconds(txs["start"], stop_at) or 0)
+    meter.write(work, connector, "Metering.Session.Duration", _seconds(txs, stop_at) or 0)
     state["power"] = 0.0
     state.setdefault("values", {})["Metering.Power.Active.Import"] = 0.0
     state["tx"] = None
