@@ -94,14 +94,16 @@ class ChargerMeter:
         return True
 
     def write(self, work, dp, path, value, deadband=0.0):
-        """Write unless the value is the one last written, or (energy) within `deadband` of it."""
+        """Write unless the value is the one last written, or (energy) within `deadband` of it.
+        True if it wrote."""
         key = (dp.id, path)
         if key in self.written:
             last = self.written[key]
             if last == value or (deadband and isinstance(last, float) and abs(value - last) < deadband):
-                return
+                return False
         self.written[key] = value
         work.set(dp, path, value)
+        return True
 
 
 def override_factor(override, labelled):
@@ -276,21 +278,24 @@ def _flag_negative(work, session, connector_id, tx):
 
 # --- writing the elements -------------------------------------------------------------------------
 def _write_connector(work, session, meter, connector_id, state):
+    """The connector's changed figures; the charger's sums when one of them moved."""
     connector = session.connector(connector_id)
+    moved = False
     for path, value in state.get("values", {}).items():
-        meter.write(work, connector, path, value)
+        moved |= meter.write(work, connector, path, value)
     register = energy.corrected(state)
     if register is not None:
-        meter.write(work, connector, "Metering.Energy.Active.Import.Register", rounded(register), ENERGY_DEADBAND)
+        moved |= meter.write(work, connector, "Metering.Energy.Active.Import.Register", rounded(register), ENERGY_DEADBAND)
     tx = state["tx"]
     if tx is not None:
         meter.write(work, connector, "Metering.Energy.Session", rounded(tx["energy"]), ENERGY_DEADBAND)
         duration = _seconds(tx, energy.epoch(state["at"]))
         if duration is not None:
             meter.write(work, connector, "Metering.Session.Duration", duration)
-    _write_buckets(work, meter, connector, state)
+    moved |= _write_buckets(work, meter, connector, state)
     _save_tracking(work, meter, connector, connector_id, state)
-    _write_charge_point(work, session, meter)
+    if moved or meter.written.get((session.cp.id, "Metering.SkippedValues")) != meter.skipped:
+        _write_charge_point(work, session, meter)
 
 
 def _save_tracking(work, meter, connector, connector_id, state, now=False):
@@ -304,8 +309,10 @@ def _save_tracking(work, meter, connector, connector_id, state, now=False):
 
 def _write_buckets(work, meter, dp, state):
     at = energy.epoch(state["booked"]) or work.now.timestamp()
+    wrote = False
     for bucket, value in energy.totals_at(state, at, meter.tz).items():
-        meter.write(work, dp, BUCKET_ELEMENTS[bucket], rounded(value), ENERGY_DEADBAND)
+        wrote |= meter.write(work, dp, BUCKET_ELEMENTS[bucket], rounded(value), ENERGY_DEADBAND)
+    return wrote
 
 
 def _write_charge_point(work, session, meter):
