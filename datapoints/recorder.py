@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from . import messagelog
 from .batching import GroupRunner
-from .models import MeterSample
 from .writes import insert_samples, write_elements
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,9 @@ class Work:
         self.writes.append((dp, path, value))
 
     def sample(self, **fields):
-        self.samples.append(MeterSample(**fields))
+        """A MeterSample row, as its fields (every column: see writes.insert_samples); a model
+        instance per sampledValue cost more than the rest of storing it."""
+        self.samples.append(fields)
 
     def reset(self):
         self.writes.clear()

@@ -165,14 +165,18 @@ _SAMPLE_TIMES = [i for i, f in enumerate(_SAMPLE_FIELDS) if f.get_internal_type(
 _SAMPLE_SQL = array_insert(MeterSample, tuple(f.column for f in _SAMPLE_FIELDS), "rows")
 
 
+_SAMPLE_COLUMNS = [f.attname for f in _SAMPLE_FIELDS]
+
+
 def insert_samples(samples):
-    """Store MeterSample objects (unsaved) in one statement."""
+    """Store meter sample rows, each a dict of every MeterSample column by attribute name
+    (charge_point_id, ..., received_at), in one statement."""
     if not samples:
         return
     if connection.vendor != "postgresql":
-        MeterSample.objects.bulk_create(samples)
+        MeterSample.objects.bulk_create([MeterSample(**fields) for fields in samples])
         return
-    rows = [[getattr(s, f.attname) for f in _SAMPLE_FIELDS] for s in samples]
+    rows = [[fields[name] for name in _SAMPLE_COLUMNS] for fields in samples]
     for row in rows:  # datetimes travel as epoch seconds (array_insert)
         for i in _SAMPLE_TIMES:
             if row[i] is not None:
