@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from datapoints import health
+
 admin.site.site_header = "OCPP datapoint manager"
 admin.site.site_title = "OCPP datapoints"
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("datapoints.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
