@@ -6,7 +6,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres services browser venv bench
+.PHONY: run test test-sqlite test-postgres services browser nginx venv bench
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-test.txt
@@ -34,12 +34,15 @@ services:
 browser:
 	bash scripts/ensure-browser.sh
 
-test: venv services browser test-sqlite test-postgres
+nginx:
+	bash scripts/ensure-nginx.sh
 
-test-sqlite: venv browser
+test: venv services browser nginx test-sqlite test-postgres
+
+test-sqlite: venv browser nginx
 	env -u REDIS_URL DATABASE_URL= $(PY) -m pytest -q tests
 
-test-postgres: venv services browser
+test-postgres: venv services browser nginx
 	DATABASE_POOL=0 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -q tests
 
 bench: venv services
