@@ -62,12 +62,11 @@ def register_reading(state, raw, restart=False, at=None):
         state["raw"], state["drop"] = raw, None
         return Step(max(raw, 0.0), events=["restart"])
     if raw >= last - TOLERANCE:
-        events = ["glitch"] if state["drop"] is not None else []
-        state["raw"], state["drop"] = max(raw, last), None
         rise = max(raw - last, 0.0)
         if rise > plausible_kwh(_hours(state["at"], at)):  # no meter counts that fast: another scale
-            state["raw"] = last
             return rebase(state, raw)
+        events = ["glitch"] if state["drop"] is not None else []
+        state["raw"], state["drop"] = max(raw, last), None
         return Step(rise, events=events)
     if state["drop"] is None:
         state["drop"] = raw

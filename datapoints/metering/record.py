@@ -184,6 +184,7 @@ def _bind_transaction(state, meter, transaction_id, cp_id):
 
 
 def _reading(work, session, meter, connector_id, state, meter_value):
+    """Book one meterValue on the connector's state; returns its parsed Reading."""
     reading = read(meter_value)
     meter.skipped += reading.skipped
     clock = calendar.charger_time(reading.timestamp, work.now)
@@ -201,7 +202,7 @@ def _reading(work, session, meter, connector_id, state, meter_value):
     if current is not None:
         for phase, value in current.phases.items():
             state["values"][f"Metering.Current.Import.{phase}"] = rounded(value)
-    step = _energy_step(work, session, meter, state, quantities, at)
+    step = _energy_step(work, session, meter, connector_id, state, quantities, at)
     if step is not None and (step.events or not step.accepted or (state["tx"] is not None and state["tx"]["readings"] == 1)):
         state["unusual"] = True  # a glitch held back, a reset, a restart, a session's base decided: saved at once
     if step is not None and step.accepted:
@@ -220,6 +221,7 @@ def _reading(work, session, meter, connector_id, state, meter_value):
         state["booked"] = latest(booked, state["booked"])
     if state["tx"] is not None:
         _flag_negative(work, session, connector_id, state["tx"])
+    return reading
 
 
 def latest(at, stored):
@@ -228,14 +230,14 @@ def latest(at, stored):
     return at if stored is None else max(at, stored)
 
 
-def _energy_step(work, session, meter, state, quantities, at):
+def _energy_step(work, session, meter, connector_id, state, quantities, at):
     """Feed the register (or the interval) of one reading; the Step, or None without energy."""
     register = quantities.get(REGISTER)
     if register is not None:
         if register.context == "Transaction.Begin" and register.value == 0:
             return None  # a Begin reading of 0 beside the real register: never used
         if meter.follow_override(state, register.labelled):
-            corrected_by_operator(work, session, meter, state)
+            corrected_by_operator(work, session, connector_id)
         raw = meter.kwh(register.value, register.labelled)
         if state["tx"] is not None:
             return energy.session_reading(state, raw, at)
@@ -252,12 +254,10 @@ def _energy_step(work, session, meter, state, quantities, at):
     return None
 
 
-def corrected_by_operator(work, session, meter, state):
+def corrected_by_operator(work, session, connector_id):
     """An operator set Config.EnergyUnitOverride: the suspicion and its alarm end."""
     work.set(session.cp, "State.EnergyUnitSuspect", False)
-    for connector_id, other in meter.states.items():
-        if other is state:
-            alarms.went(session.cp.id, "energy_unit", connector_id=connector_id, work=work)
+    alarms.went(session.cp.id, "energy_unit", connector_id=connector_id, work=work)
 
 
 def _check_unit(work, session, meter, connector_id, state, delta, power, hours):
@@ -334,7 +334,7 @@ def _write_charge_point(work, session, meter):
 
 def _seconds(tx, end):
     """Whole seconds from the session's start to `end` (epoch seconds), by the charger's clock."""
-    start = tx.get("start_ts", energy.epoch(tx["start"]))
+    start = energy.epoch(tx.get("start_ts", tx["start"]))  # trackings older than start_ts hold the text
     if start is None or end is None:
         return None
     return max(int(end - start), 0)
@@ -391,8 +391,7 @@ def transaction_stopped(work, session, tx, payload):
     stop_at, stop_booked = stop_clock.timestamp(), calendar.booking_time(stop_clock, work.now).timestamp()
     ended_by_reading = False
     for meter_value in payload.get("transactionData") or []:
-        _reading(work, session, meter, tx.connector_id, state, meter_value)
-        register = read(meter_value).quantities.get(REGISTER)
+        register = _reading(work, session, meter, tx.connector_id, state, meter_value).quantities.get(REGISTER)
         ended_by_reading = ended_by_reading or (register is not None and register.context == "Transaction.End")
     txs = state["tx"]
     meter_stop = meter.kwh(payload["meterStop"] / 1000, "wh")
