@@ -145,6 +145,18 @@ def _serving(servers, settings, **env):
     _settle()
 
 
+def _serving_alone(tmp_path, settings, **env):
+    """A server of the test's own, stopped after it: for settings whose periodic work would reach
+    other tests' chargers if the server lived on (the session-wide `servers` keep theirs running)."""
+    srv = Server({k: str(v) for k, v in env.items()}, tmp_path / "daphne-alone.log")
+    settings.OCPP_LOCAL_API_URL = srv.http
+    try:
+        yield srv
+        _settle()
+    finally:
+        srv.stop()
+
+
 @pytest.fixture
 def server(servers, transactional_db, settings):
     """Auto-create on, new chargers Pending."""

@@ -88,11 +88,13 @@ async def test_offline_alarm_comes_by_the_periodic_check_and_goes_when_the_charg
 
 
 @pytest.fixture
-def prompt_server(servers, transactional_db, settings):
-    """Offline alarms at once (OCPP_OFFLINE_ALARM_MINUTES=0): Daphne's own check runs every second."""
-    from .conftest import _serving
+def prompt_server(transactional_db, settings, tmp_path):
+    """Offline alarms at once (OCPP_OFFLINE_ALARM_MINUTES=0): Daphne's own check runs every second.
+    Its own server, stopped after the test: left running, it raised offline alarms on later tests'
+    chargers whenever they were disconnected (a clean-clone run failed the readback test on it)."""
+    from .conftest import _serving_alone
 
-    yield from _serving(servers, settings, OCPP_AUTO_CREATE_CHARGE_POINTS=1, OCPP_NEW_CHARGE_POINT_STATUS="Accepted", OCPP_OFFLINE_ALARM_MINUTES=0)
+    yield from _serving_alone(tmp_path, settings, OCPP_AUTO_CREATE_CHARGE_POINTS=1, OCPP_NEW_CHARGE_POINT_STATUS="Accepted", OCPP_OFFLINE_ALARM_MINUTES=0)
 
 
 async def test_daphnes_own_periodic_check_raises_the_offline_alarm(prompt_server):
