@@ -6,6 +6,8 @@ choice in front; here: Django's session auth).
   -> 200 answered · 400 refused (with the reason) · 502 CALLERROR or an invalid answer
      · 504 timeout · 503 offline. The body is the outcome: {status, response, error_code, error}.
 
+A REST API token works here too (`Authorization: Bearer <token>`, api/authentication.py).
+
 Sending a command needs the operator role on the charge point's site (datapoints/access.py); a
 charge point on a site the user has no right on answers 404, as if it did not exist.
 """
@@ -25,7 +27,9 @@ HTTP_STATUS = {"answered": 200, "error": 502, "invalid": 502, "timeout": 504, "o
 @csrf_exempt
 @require_POST
 async def command(request, charge_point, action):
-    user = await request.auser()
+    user = await _user(request)
+    if isinstance(user, JsonResponse):
+        return user
     if not user.is_authenticated:
         return JsonResponse({"error": "log in first (/accounts/login/)"}, status=401)
     try:
@@ -46,3 +50,14 @@ async def command(request, charge_point, action):
         return JsonResponse({"status": "refused", "error": str(exc)}, status=400)
     await sync_to_async(audit.record_command)(user, dp, action, payload, outcome)
     return JsonResponse(outcome.as_dict(), status=HTTP_STATUS[outcome.status])
+
+
+async def _user(request):
+    """The bearer token's user when one is sent (a 401 response when it is wrong), else the session's."""
+    from api.authentication import user_for
+
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer"):
+        return await request.auser()
+    user, why = await sync_to_async(user_for)(header)
+    return user if user is not None else JsonResponse({"error": why}, status=401)

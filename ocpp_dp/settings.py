@@ -56,8 +56,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "datapoints",
     "panel",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +202,11 @@ OCPP_AUTH_FAILURE_WINDOW = env_int("OCPP_AUTH_FAILURE_WINDOW", 300)
 OCPP_ADDRESS_TTL = env_int("OCPP_ADDRESS_TTL", 120)
 OCPP_SWEEP_INTERVAL = env_int("OCPP_SWEEP_INTERVAL", 30)
 OCPP_NODE_NAME = os.environ.get("OCPP_NODE_NAME", "")
+OCPP_METRICS_TOKEN = os.environ.get("OCPP_METRICS_TOKEN", "")  # /metrics wants `Authorization: Bearer <it>`; empty: local addresses only
+# Proxies whose X-Forwarded-For/-Proto and client-certificate headers are believed (ocpp_dp/proxy.py):
+# comma-separated addresses or networks, e.g. 127.0.0.1,::1 for nginx on the same machine. Empty: none.
+OCPP_TRUSTED_PROXIES = os.environ.get("OCPP_TRUSTED_PROXIES", "")
+OCPP_CERT_ORGANIZATION = os.environ.get("OCPP_CERT_ORGANIZATION", "")  # security profile 3: the O a charger's certificate must carry
 # Days the OCPP message log (datapoints/messagelog.py) keeps a frame; 0: no log at all.
 OCPP_CHARGER_CLOCK_TRUST_HOURS = env_float("OCPP_CHARGER_CLOCK_TRUST_HOURS", 24.0)  # metering: a reading's own timestamp books it when this close to server time
 OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
@@ -207,6 +216,32 @@ OCPP_SAMPLE_DAYS = env_int("OCPP_SAMPLE_DAYS", 90)
 OCPP_ROLLUP_DAYS = env_int("OCPP_ROLLUP_DAYS", 730)
 # Where management commands reach a server that runs without Redis (see docs/decisions).
 OCPP_LOCAL_API_URL = os.environ.get("OCPP_LOCAL_API_URL", "http://127.0.0.1:8000")
+
+# --- REST API (api/; docs/decisions/0015-rest-api.md) --------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication", "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OCPP datapoint manager API",
+    "DESCRIPTION": "Charge points, commands, transactions, id tags, schedules and alarms, with the panel's site rights. "
+    "Authenticate with `Authorization: Bearer <token>` (`manage.py api_token USERNAME`) or a panel session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files (drf-spectacular-sidecar), no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "persistAuthorization": True},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"IdTagStatusEnum": "datapoints.models.IdTag.STATUSES", "CommandStatusEnum": "api.models.TrackedCommand.STATUSES"},
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,88 @@
+"""REST API authentication: bearer tokens (manage.py api_token), sessions, and what a wrong token
+is told. A real Daphne, real HTTP."""
+import io
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from api.models import ApiToken
+from api.tokens import digest
+
+from .api_client import Api
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def api_token(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("api_token", *args, stdout=out, stderr=err)
+    return out.getvalue().strip(), err.getvalue()
+
+
+def test_api_token_prints_a_token_once_and_stores_only_its_hash(server):
+    User.objects.create_user("alice")
+    token, note = api_token("alice", "--name", "billing export")
+    row = ApiToken.objects.get()
+    assert token.startswith("odp_") and len(token) == 47
+    assert row.digest == digest(token) and token not in json.dumps(list(ApiToken.objects.values()), default=str)
+    assert row.prefix == token[:12] and row.prefix in note and token not in note and row.name == "billing export"
+    listed, _ = api_token("alice", "--list")
+    assert row.prefix in listed and "billing export" in listed and "never used" in listed and token not in listed
+    with pytest.raises(CommandError, match="no user 'bob'"):
+        api_token("bob")
+
+
+def test_bearer_token_session_and_refusals(server):
+    User.objects.create_superuser("root", password="pw-for-tests")
+    token, _ = api_token("root")
+    status, body = Api(server, token).get("/api/charge-points/")
+    assert status == 200 and body["count"] == 0 and body["results"] == []
+    assert ApiToken.objects.get().last_used_at is not None
+    status, body, headers = Api(server).call("GET", "/api/charge-points/")
+    assert status == 401 and "api_token" in body["detail"] and "/accounts/login/" in body["detail"]
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+    status, body = Api(server, token[:-1] + ("A" if token[-1] != "A" else "B")).get("/api/charge-points/")
+    assert status == 401 and body["detail"].startswith("unknown token") and "api_token" in body["detail"]
+    status, body = Api(server, headers={"Authorization": "Bearer"}).get("/api/charge-points/")
+    assert status == 401 and "Bearer <token>" in body["detail"]
+    prefix = ApiToken.objects.get().prefix
+    out, _ = api_token("root", "--revoke", prefix)
+    assert "revoked 1" in out
+    status, body = Api(server, token).get("/api/charge-points/")
+    assert status == 401 and "revoked" in body["detail"] and token not in server.logs()
+    with pytest.raises(CommandError, match="no unrevoked token"):
+        api_token("root", "--revoke", prefix)
+
+
+def test_the_older_command_endpoint_takes_a_token_too(server):
+    from datapoints.charge_points import create_charge_point
+
+    create_charge_point("api-auth-1", "Accepted")
+    User.objects.create_superuser("root")
+    token, _ = api_token("root")
+    status, body = Api(server, token).post("/api/charge-points/api-auth-1/commands/Reset", {"type": "Soft"})
+    assert status == 503 and body["status"] == "offline"
+    status, body = Api(server, "odp_wrong").post("/api/charge-points/api-auth-1/commands/Reset", {"type": "Soft"})
+    assert status == 401 and "api_token" in body["error"]
+    status, body = Api(server).post("/api/charge-points/api-auth-1/commands/Reset", {"type": "Soft"})
+    assert status == 401 and "log in" in body["error"]
+
+
+def test_a_session_works_for_reading(server):
+    """The panel's login cookie is enough to read the API (the browser's docs page uses it)."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    User.objects.create_superuser("root", password="pw-for-tests")
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(server.http + "/accounts/login/").read().decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": "root", "password": "pw-for-tests", "csrfmiddlewaretoken": csrf}).encode()
+    opener.open(urllib.request.Request(server.http + "/accounts/login/", data=form, headers={"Referer": server.http + "/accounts/login/"}))
+    with opener.open(server.http + "/api/charge-points/") as response:
+        assert response.status == 200 and json.loads(response.read())["count"] == 0
