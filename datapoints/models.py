@@ -18,6 +18,11 @@ class Site(models.Model):
     notes = models.TextField(blank=True)
     # Charging control: amps shared by the site's charging connectors (none: no site limit).
     max_current = models.FloatField(null=True, blank=True, help_text="Amps shared by the site's charging connectors; empty for no limit.")
+    # Defaults for chargers that connect at /ocpp/<site>/<ClientId> or belong to the site; empty: the
+    # installation's OCPP_AUTO_CREATE_CHARGE_POINTS, OCPP_NEW_CHARGE_POINT_STATUS, OCPP_HEARTBEAT_INTERVAL.
+    auto_create = models.BooleanField(null=True, blank=True, help_text="Create unknown chargers that connect under this site's URL; empty: OCPP_AUTO_CREATE_CHARGE_POINTS.")
+    new_charge_point_status = models.CharField(max_length=16, blank=True, choices=[(s, s) for s in ("Accepted", "Pending", "Rejected")], help_text="Registration status of a charger created under this site's URL; empty: OCPP_NEW_CHARGE_POINT_STATUS.")
+    heartbeat_interval = models.PositiveIntegerField(null=True, blank=True, help_text="Heartbeat interval (s) for the site's chargers without their own Config.HeartbeatInterval; empty: OCPP_HEARTBEAT_INTERVAL.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -25,6 +30,12 @@ class Site(models.Model):
 
     def __str__(self):
         return self.name or self.slug
+
+    def creates_unknown_chargers(self):
+        return settings.OCPP_AUTO_CREATE_CHARGE_POINTS if self.auto_create is None else self.auto_create
+
+    def new_status(self):
+        return self.new_charge_point_status or settings.OCPP_NEW_CHARGE_POINT_STATUS
 
 
 class SiteRole(models.Model):

@@ -15,6 +15,7 @@ from panel.routing import websocket_urlpatterns as panel_websockets  # noqa: E40
 
 from .autobahn_tuning import install as install_autobahn_tuning  # noqa: E402
 from .daphne_denial import install as install_denial  # noqa: E402
+from .proxy import TrustedProxyMiddleware  # noqa: E402
 
 install_denial()
 install_autobahn_tuning()
@@ -30,7 +31,8 @@ if not settings.REDIS_URL:  # no Celery worker: hooks run in this process (with 
 
     load_hook_modules()
 
-application = ProtocolTypeRouter(
+# Proxy headers count only from OCPP_TRUSTED_PROXIES (Daphne's --proxy-headers believes anyone).
+application = TrustedProxyMiddleware(ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": URLRouter(
@@ -42,4 +44,4 @@ application = ProtocolTypeRouter(
             + [re_path(r"", NotFoundConsumer.as_asgi())]
         ),
     }
-)
+))

@@ -214,10 +214,10 @@ def test_a_common_status_notification_asks_nothing_of_the_alarm_table():
     from django.test.utils import CaptureQueriesContext
 
     from datapoints.protocol.handlers import HANDLERS
-    from datapoints.protocol.handshake import decide_many
+    from datapoints.protocol.handshake import Request, decide_many
 
     _cp("hot-1")
-    (decision,), _changes = decide_many([("hot-1", "127.0.0.1", None, None)])
+    (decision,), _changes = decide_many([Request("hot-1", "127.0.0.1")])
     session = decision.session
 
     def status(value):

@@ -1,7 +1,7 @@
 """`manage.py nginx_config` (templates/deploy/nginx.conf) with a real nginx on loopback in front of
 a real Daphne: the config passes `nginx -t`, chargers connect through it with their subprotocol and
 Basic auth intact, the panel's pages and health answer through it, TLS redirects plain HTTP and
-refuses plain ws for chargers."""
+refuses plain ws that carries a password. Security profiles through it: tests/test_security_profiles.py."""
 import asyncio
 import io
 import shutil
@@ -113,6 +113,7 @@ def test_the_config_sets_what_deployments_get_wrong():
 @pytest.mark.parametrize("args, message", [
     (("--listen", "80", "--node", "nohost"), "write HOST:PORT"),
     (("--listen", "443", "--node", "127.0.0.1:8001", "--tls-cert", "/etc/ssl/c.pem"), "both --tls-cert and --tls-key"),
+    (("--listen", "8080", "--node", "127.0.0.1:8001", "--client-ca", "/etc/ssl/ca.pem"), "--client-ca needs TLS"),
 ])
 def test_bad_arguments_say_what_to_write(args, message):
     with pytest.raises(CommandError, match=message):
@@ -141,7 +142,7 @@ async def test_chargers_and_the_panel_through_a_real_nginx(server, tmp_path):
     assert "via-nginx" in (tmp_path / "access.log").read_text()  # it really went through nginx
 
 
-def test_tls_redirects_the_panel_and_refuses_plain_ws_for_chargers(tmp_path):
+def test_tls_redirects_the_panel_and_refuses_plain_ws_with_a_password(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     https_port, http_port = _free_port(), _free_port()
@@ -151,10 +152,15 @@ def test_tls_redirects_the_panel_and_refuses_plain_ws_for_chargers(tmp_path):
     assert nginx.check().returncode == 0
     with nginx:
         nginx.wait_for(http_port)
-        request = urllib.request.Request(f"http://127.0.0.1:{http_port}/ocpp/CP1", headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+        upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+        with_password = urllib.request.Request(f"http://127.0.0.1:{http_port}/ocpp/CP1", headers={**upgrade, "Authorization": "Basic Q1AxOng="})
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=5)
-        assert refused.value.code == 426  # chargers must use wss
+            urllib.request.urlopen(with_password, timeout=5)
+        assert refused.value.code == 426  # a password never crosses in clear: wss only
+        without = urllib.request.Request(f"http://127.0.0.1:{http_port}/ocpp/CP1", headers=upgrade)
+        with pytest.raises(urllib.error.HTTPError) as passed_on:
+            urllib.request.urlopen(without, timeout=5)
+        assert passed_on.value.code == 502  # passed on to the (here dead) node, which decides by profile
         opener = urllib.request.build_opener(NoRedirect)
         with pytest.raises(urllib.error.HTTPError) as moved:
             opener.open(f"http://127.0.0.1:{http_port}/fleet", timeout=5)

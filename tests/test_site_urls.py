@@ -7,6 +7,7 @@ from websockets.exceptions import InvalidStatus
 from datapoints import sites
 from datapoints.charge_points import find_charge_point
 from datapoints.models import Datapoint
+from datapoints.paths import set_value
 
 from .chargers import RawCharger, create_charge_point, dp_get
 
@@ -52,3 +53,37 @@ async def test_an_auto_created_charger_lands_in_the_site_of_its_url(server):
     assert (await sync_to_async(lambda: find_charge_point("SITE-NEW-1").site.slug)()) == "depot-east"
     assert await refused(server, "nowhere/SITE-NEW-2") == 404  # no datapoint made for an unknown site
     assert await Datapoint.objects.filter(client_id="SITE-NEW-2").aexists() is False
+
+
+@sync_to_async
+def site_with_defaults(slug, **defaults):
+    site = sites.create_site(slug)
+    for name, value in defaults.items():
+        setattr(site, name, value)
+    site.save()
+    return site
+
+
+async def test_a_site_sets_its_own_auto_create_status_and_heartbeat(closed_server):
+    await site_with_defaults("open-depot", auto_create=True, new_charge_point_status="Accepted", heartbeat_interval=42)
+    charger = await RawCharger.connect(closed_server, "open-depot/SITE-DEF-1")  # auto-create is off elsewhere
+    answer = await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"})
+    assert answer[2]["status"] == "Accepted" and answer[2]["interval"] == 42
+    await charger.close()
+    assert await refused(closed_server, "SITE-DEF-2") == 404  # the plain URL keeps the installation's rule
+    # Back on the plain URL, a charger of the site still gets the site's interval ...
+    again = await RawCharger.connect(closed_server, "SITE-DEF-1")
+    assert (await again.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}))[2]["interval"] == 42
+    await again.close()
+    # ... unless it has its own.
+    name = (await sync_to_async(find_charge_point)("SITE-DEF-1")).name
+    await sync_to_async(set_value)(f"{name}.Config.HeartbeatInterval", 77)
+    own = await RawCharger.connect(closed_server, "SITE-DEF-1")
+    assert (await own.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}))[2]["interval"] == 77
+    await own.close()
+
+
+async def test_a_site_can_refuse_unknown_chargers_where_the_installation_creates_them(server):
+    await site_with_defaults("closed-depot", auto_create=False)
+    assert await refused(server, "closed-depot/SITE-DEF-3") == 404
+    assert await Datapoint.objects.filter(client_id="SITE-DEF-3").aexists() is False

@@ -9,12 +9,15 @@ Channel-layer messages it takes (from any process, through the address book):
 """
 import asyncio
 import logging
+import time
 
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
-from .. import alarms, messagelog, retention
+from ocpp_dp.proxy import CLIENT_CERT, CLIENT_VERIFY, came_over_tls
+
+from .. import alarms, messagelog, metrics, retention
 from ..addresses import address_book, new_epoch
 from ..charging import apply as charging
 from ..charge_points import element_values
@@ -33,6 +36,7 @@ class ChargePointConsumer(AsyncConsumer):
     session = None
     outbox = None
     epoch = None
+    counted_on_node = None  # the node this connection counts on in ocpp_connected_chargers
 
     async def dispatch(self, message):
         # Channels >= 4.2 calls aclose_old_connections() (a thread hop) before every message; at
@@ -53,7 +57,7 @@ class ChargePointConsumer(AsyncConsumer):
             log.info("%r offered no subprotocol; serving OCPP 1.6", client_id)
         remote = self._remote_address()
         try:
-            decision = await handshake.get_gate().decide(client_id, remote, self._header(b"authorization"), self.scope["url_route"]["kwargs"].get("site"))
+            decision = await handshake.get_gate().decide(self._handshake_request(client_id, remote))
         except Exception:
             return await self._deny(503, "the central system cannot reach its database; retry later", [("Retry-After", "30")])
         if decision.status:
@@ -75,6 +79,8 @@ class ChargePointConsumer(AsyncConsumer):
     def _connected_writes(self, decision, remote, subprotocol):
         cp, session = self.session.cp, self.session
         node = settings.OCPP_NODE_NAME or self.channel_name.split("!")[0]
+        self.counted_on_node = node
+        metrics.charger_connected(node)
 
         def run(work):
             now = work.now.isoformat()
@@ -101,6 +107,17 @@ class ChargePointConsumer(AsyncConsumer):
         )
         await self.send({"type": "websocket.http.response.body", "body": body})
 
+    def _handshake_request(self, client_id, remote):
+        verify, certificate = self._header(CLIENT_VERIFY), self._header(CLIENT_CERT)
+        return handshake.Request(
+            client_id,
+            remote,
+            self._header(b"authorization"),
+            self.scope["url_route"]["kwargs"].get("site"),
+            came_over_tls(self.scope),
+            (verify, certificate) if verify or certificate else None,
+        )
+
     def _header(self, name):
         for key, value in self.scope.get("headers", []):
             if key == name:
@@ -113,6 +130,7 @@ class ChargePointConsumer(AsyncConsumer):
 
     # --- frames from the charger ----------------------------------------------------------------
     async def websocket_receive(self, message):
+        started = time.perf_counter()
         text = message.get("text")
         if text is None:
             return await self._bad_frame("binary frame; OCPP-J uses text frames", message.get("bytes") or b"")
@@ -128,7 +146,9 @@ class ChargePointConsumer(AsyncConsumer):
             if messagelog.ENABLED:
                 messagelog.record(self.session.cp.id, messagelog.IN, messagelog.CALL, frame.unique_id, frame.action, frame.payload, text)
             follow_ups = []
-            await self._send_text(await dispatch.answer(self.session, frame, follow_ups))
+            answer = await dispatch.answer(self.session, frame, follow_ups)
+            await self._send_text(answer)
+            metrics.call_answered(frame.action, answer, started)
             for command in follow_ups:  # a hook's commands go after its answer, never before
                 asyncio.get_running_loop().create_task(self._follow_up(command))
             charging.after_boot(self.session, frame.action)
@@ -143,6 +163,7 @@ class ChargePointConsumer(AsyncConsumer):
 
     async def _bad_frame(self, why, text, unique_id=""):
         self.session.bad_frames += 1
+        metrics.unanswerable_frame()
         log.warning("%s: unanswerable frame (%s): %.200r", self.session.client_id, why, text)
         cp, path = self.session.cp, "State.BadFrameCount"
         if messagelog.ENABLED:
@@ -159,6 +180,8 @@ class ChargePointConsumer(AsyncConsumer):
 
     # --- closing --------------------------------------------------------------------------------
     async def websocket_disconnect(self, message):
+        if self.counted_on_node is not None:
+            metrics.charger_disconnected(self.counted_on_node)
         if self.session is not None:
             await self.outbox.close()
             if await address_book().release(self.session.client_id, self.epoch):
@@ -187,6 +210,9 @@ class ChargePointConsumer(AsyncConsumer):
         await self.outbox.enqueue(outgoing)
 
     async def cp_config(self, message):
+        if message["path"] == "Config.SecurityProfile" and (message["value"] or 0) > self.session.security_profile:
+            log.info("%s: security profile raised to %s: closing, its next handshake must meet it", self.session.client_id, message["value"])
+            return await self.send({"type": "websocket.close", "code": 1000})  # autobahn lets an application send 1000 or 3000-4999 only
         charging.after_config(self.session, message["path"])
         if message["path"] == "Config.EnergyUnitOverride" and self.session.metering is not None:
             self.session.metering.override = message["value"] or ""

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .. import alarms, id_tags, local_list, reservations
+from .. import alarms, id_tags, local_list, metrics, reservations
 from ..charge_points import element_values
 from ..charging import site_limit
 from ..elements import DEVICE_INFO_FIELDS, START_FIELDS, STATUS_FIELDS, STOP_FIELDS
@@ -48,7 +48,7 @@ def boot_notification(work, session, payload):
     config = element_values(cp.id, ["Config.RegistrationStatus", "Config.HeartbeatInterval"])
     status = config.get("Config.RegistrationStatus") or "Pending"
     session.registration_status = status
-    session.heartbeat_interval = config.get("Config.HeartbeatInterval") or settings.OCPP_HEARTBEAT_INTERVAL
+    session.heartbeat_interval = config.get("Config.HeartbeatInterval") or session.default_heartbeat_interval
     work.set(cp, "State.RegistrationStatus", status)
     work.set(cp, "State.LastBoot", work.now.isoformat())
     work.set(cp, "Common.ConnState", "Registered" if status == "Accepted" else "Connected")
@@ -106,6 +106,7 @@ def start_transaction(work, session, payload):
                 existing = Transaction.objects.create(reservation_id=payload.get("reservationId"), start_time=charger_time(payload["timestamp"]), **key)
         except IntegrityError:  # the same telegram on two connections at once
             existing = Transaction.objects.get(**key)
+            metrics.transaction_replay("StartTransaction")
         connector = session.connector(payload["connectorId"])
         for leaf, value in _start_fields(payload, existing.pk).items():
             work.set(connector, f"Transaction.Start.{leaf}", value)
@@ -113,6 +114,8 @@ def start_transaction(work, session, payload):
         reservations.used(existing, payload.get("reservationId"))
         metering.transaction_started(work, session, existing)
         site_limit.session_changed(cp)
+    else:
+        metrics.transaction_replay("StartTransaction")
     return {"transactionId": existing.pk, "idTagInfo": info}
 
 
@@ -129,6 +132,7 @@ def stop_transaction(work, session, payload):
         )
     response = {"idTagInfo": id_tag_info(payload["idTag"], work.now)} if payload.get("idTag") else {}
     if tx.is_stopped:  # a replay: answer the same, change nothing
+        metrics.transaction_replay("StopTransaction")
         return response
     tx.meter_stop = payload["meterStop"]
     tx.stopped_at = payload["timestamp"]

@@ -6,12 +6,18 @@ the handshake completes.
   charge point is in another site           -> 404 (a charger cannot pose under another site)
   unknown ClientId, auto-create off         -> 404, recorded in the unknown-charger list
   unknown ClientId, auto-create on          -> a new datapoint, OCPP_NEW_CHARGE_POINT_STATUS
+  (under /ocpp/<site>/: the site's own auto-create and new-charger status, when set)
+  the charger's security profile is not met
+  (no TLS for 2-3, no password set for 1-2,
+  no valid certificate naming it for 3)     -> 403, with what to do (security.py)
   too many failed passwords lately          -> 429 (throttled, even with the right key)
-  a password is set and Basic auth is wrong -> 401, counted
+  a password is needed and Basic auth is
+  wrong                                     -> 401, counted
   otherwise                                 -> accepted
 """
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,11 +30,13 @@ from ..elements import CHARGE_POINT
 from ..models import Datapoint, Element, Site
 from ..sites import place as place_in_site
 from ..writes import ref
+from . import security
 from .session import ChargerSession
 
 log = logging.getLogger(__name__)
 _CONFIG_PATHS = [
     "Config.Password",
+    "Config.SecurityProfile",
     "Config.MaxConnectors",
     "Config.HeartbeatInterval",
     "State.RegistrationStatus",
@@ -36,6 +44,15 @@ _CONFIG_PATHS = [
     "State.ConnectedSince",
     "State.ReconnectCount",
 ]
+
+
+class Request(NamedTuple):
+    client_id: str
+    remote: str
+    authorization: str = None
+    site: object = None  # the slug in /ocpp/<site>/<ClientId>, _NO_SITE when it names none, or None
+    tls: bool = False  # said by a trusted proxy (ocpp_dp/proxy.py)
+    certificate: tuple = None  # (verify result, escaped PEM) from a trusted proxy, or None
 
 
 @dataclass
@@ -73,8 +90,8 @@ class Gate(GroupRunner):
     """Handshakes queue here and are decided together: a reconnect storm of N chargers costs a
     few queries per flush, not a few per charger."""
 
-    async def decide(self, client_id, remote_address, authorization, site_slug=None):
-        return await self.submit((client_id, remote_address, authorization, site_slug))
+    async def decide(self, request):
+        return await self.submit(request)
 
     def _flush(self, requests):
         with transaction.atomic():
@@ -83,12 +100,11 @@ class Gate(GroupRunner):
 
 
 def decide_many(requests):
-    """[(client_id, remote_address, authorization, site slug or None)] -> ([Decision], [Change]).
-    Database thread."""
+    """[Request] -> ([Decision], [Change]). Database thread."""
     sites = _sites(requests)
-    requests = [r if r[3] is None or r[3] in sites else (*r[:3], _NO_SITE) for r in requests]
+    requests = [r if r.site is None or r.site in sites else r._replace(site=_NO_SITE) for r in requests]
     valid = {}
-    for client_id, _remote, _auth, _site in requests:
+    for client_id, *_rest in requests:
         try:
             valid[client_id] = charge_points.check_client_id(client_id)
         except charge_points.ClientIdError as exc:
@@ -97,9 +113,12 @@ def decide_many(requests):
     dps = {dp.client_id: dp for dp in Datapoint.objects.filter(dp_type=CHARGE_POINT, client_id__in=client_ids)}
     dps, changes = _create_missing(requests, dps, [c for c in client_ids if c not in dps], sites)
     values, connectors = _load(dps.values())
+    serials = _serials_for_certificates(dps.values(), values)
+    heartbeats = _site_heartbeat_intervals(dps.values())
     active_alarms = alarms.active_keys([dp.id for dp in dps.values()])
     decisions = []
-    for client_id, remote, authorization, site_slug in requests:
+    for request in requests:
+        client_id, remote, site_slug = request.client_id, request.remote, request.site
         if site_slug is _NO_SITE:
             log.warning("refused %r from %s: the URL names a site that does not exist", client_id, remote)
             decisions.append(Decision(404, "unknown site"))
@@ -113,7 +132,8 @@ def decide_many(requests):
             decisions.append(Decision(404, "unknown charge point"))
         else:
             dp = dps[client_id]
-            decisions.append(_decide(dp, remote, authorization, values.get(dp.id, {}), connectors.get(dp.id, {}), active_alarms.get(dp.id, set())))
+            facts = values.get(dp.id, {}), connectors.get(dp.id, {}), active_alarms.get(dp.id, set()), serials.get(dp.id, ()), heartbeats.get(dp.site_id)
+            decisions.append(_decide(dp, request, *facts))
     return decisions, changes
 
 
@@ -121,31 +141,44 @@ _NO_SITE = object()  # the URL named a site that does not exist
 
 
 def _sites(requests):
-    slugs = {site for *_rest, site in requests if site is not None}
+    slugs = {r.site for r in requests if r.site is not None}
     return {site.slug: site for site in Site.objects.filter(slug__in=slugs)} if slugs else {}
 
 
 def _create_missing(requests, dps, missing, sites):
+    """Create the unknown chargers that their site (or, on the plain URL, the installation) lets in."""
     site_of = {}  # the first request of a ClientId names its site, as before
-    for client_id, _remote, _auth, site in requests:
-        site_of.setdefault(client_id, site)
-    missing = [c for c in missing if site_of[c] is not _NO_SITE]
-    if not missing:
-        return dps, []
-    if not settings.OCPP_AUTO_CREATE_CHARGE_POINTS:
-        remotes = {client_id: remote for client_id, remote, _auth, _site in requests}
-        for client_id in missing:
-            charge_points.record_unknown(client_id, remotes[client_id])
-        return dps, []
-    status = settings.OCPP_NEW_CHARGE_POINT_STATUS
-    created, changes = charge_points.create_charge_points(missing, status)
-    for dp in created.values():
-        log.info("created %s for new charger %r (%s)", dp.name, dp.client_id, status)
-    changes += _put_into_sites(created.values(), site_of, sites)
-    dps.update(created)
-    if len(dps) < len(missing):  # some were created by another node meanwhile
-        dps.update({dp.client_id: dp for dp in Datapoint.objects.filter(client_id__in=[c for c in missing if c not in dps])})
+    for request in requests:
+        site_of.setdefault(request.client_id, request.site)
+    by_status, refused = {}, []
+    for client_id in (c for c in missing if site_of[c] is not _NO_SITE):
+        site = sites.get(site_of[client_id])
+        if _creates_unknown_chargers(site):
+            by_status.setdefault(_new_status(site), []).append(client_id)
+        else:
+            refused.append(client_id)
+    remotes = {r.client_id: r.remote for r in requests}
+    for client_id in refused:
+        charge_points.record_unknown(client_id, remotes[client_id])
+    changes = []
+    for status, client_ids in by_status.items():
+        created, created_changes = charge_points.create_charge_points(client_ids, status)
+        for dp in created.values():
+            log.info("created %s for new charger %r (%s)", dp.name, dp.client_id, status)
+        changes += created_changes + _put_into_sites(created.values(), site_of, sites)
+        dps.update(created)
+        late = [c for c in client_ids if c not in dps]  # created by another node meanwhile
+        if late:
+            dps.update({dp.client_id: dp for dp in Datapoint.objects.filter(client_id__in=late)})
     return dps, changes
+
+
+def _creates_unknown_chargers(site):
+    return site.creates_unknown_chargers() if site else settings.OCPP_AUTO_CREATE_CHARGE_POINTS
+
+
+def _new_status(site):
+    return site.new_status() if site else settings.OCPP_NEW_CHARGE_POINT_STATUS
 
 
 def _put_into_sites(created, site_of, sites):
@@ -174,15 +207,38 @@ def _load(dps):
     return values, connectors
 
 
-def _decide(dp, remote_address, authorization, values, connectors, active_alarms=frozenset()):
-    client_id = dp.client_id
+def _site_heartbeat_intervals(dps):
+    """{site id: heartbeat interval} of the sites that set one, for chargers without their own."""
+    site_ids = {dp.site_id for dp in dps if dp.site_id}
+    if not site_ids:
+        return {}
+    return dict(Site.objects.filter(id__in=site_ids, heartbeat_interval__isnull=False).values_list("id", "heartbeat_interval"))
+
+
+def _serials_for_certificates(dps, values):
+    """Serial numbers of the profile-3 charge points (a certificate's CN may name one), one query."""
+    ids = [dp.id for dp in dps if security.profile_of(values.get(dp.id, {})) == 3]
+    serials = {}
+    if ids:
+        for dp_id, value in Element.objects.filter(datapoint_id__in=ids, path__in=security.SERIAL_PATHS).values_list("datapoint_id", "value"):
+            serials.setdefault(dp_id, []).append(value)
+    return serials
+
+
+def _decide(dp, request, values, connectors, active_alarms=frozenset(), serials=(), site_heartbeat_interval=None):
+    client_id, remote_address = dp.client_id, request.remote
+    profile = security.profile_of(values)
+    refused = security.refusal(profile, client_id, values, request.tls, request.certificate, serials)
+    if refused:
+        log.warning("refused %r from %s: %s", client_id, remote_address, refused)
+        return Decision(403, refused)
     stored_hash = values.get("Config.Password")
-    if stored_hash:
+    if security.needs_password(profile, values):
         keys = _failure_keys(client_id, remote_address)
         if _throttled(keys):
             log.warning("throttled %r from %s after repeated password failures", client_id, remote_address)
             return Decision(429, "too many failed attempts", [("Retry-After", str(settings.OCPP_AUTH_FAILURE_WINDOW))])
-        password = passwords.basic_credentials(authorization, client_id)
+        password = passwords.basic_credentials(request.authorization, client_id)
         if password is None or not passwords.password_matches(password, stored_hash):
             _count_failure(keys)
             log.warning("wrong or missing password for %r from %s", client_id, remote_address)
@@ -193,8 +249,10 @@ def _decide(dp, remote_address, authorization, values, connectors, active_alarms
         values.get("State.RegistrationStatus") or "",
         values.get("Config.MaxConnectors"),
         values.get("Config.HeartbeatInterval"),
+        site_heartbeat_interval,
     )
     session.known_connector_count = values.get("State.NumberOfConnectors") or 0
+    session.security_profile = profile
     # Connectors come with the handshake's queries, so StatusNotifications after a reconnect need
     # no query of their own; an error left from an earlier connection is cleared by the next success.
     session.connectors.update(connectors)

@@ -17,6 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--tls-cert", default="", help="certificate file (with --tls-key): TLS on --listen, port 80 redirects")
         parser.add_argument("--tls-key", default="")
         parser.add_argument("--http-listen", type=int, default=80, help="with TLS: the plain-HTTP port that redirects (default 80)")
+        parser.add_argument("--client-ca", default="", help="CA file for chargers' TLS client certificates (security profile 3): adds a listener that verifies them (needs --tls-cert)")
+        parser.add_argument("--client-cert-listen", type=int, default=8443, help="with --client-ca: the port of that listener (default 8443)")
         parser.add_argument("--handshake-rate", type=int, default=100, help="new charger connections per second per address (default 100)")
 
     def handle(self, *args, **options):
@@ -24,6 +26,10 @@ class Command(BaseCommand):
         cert, key = options["tls_cert"], options["tls_key"]
         if bool(cert) != bool(key):
             raise CommandError("give both --tls-cert and --tls-key, or neither")
+        if options["client_ca"] and not cert:
+            raise CommandError("--client-ca needs TLS: give --tls-cert and --tls-key too")
+        if options["client_ca"] and options["client_cert_listen"] in (options["listen"], options["http_listen"]):
+            raise CommandError("--client-cert-listen must differ from --listen and --http-listen")
         rate = options["handshake_rate"]
         if rate < 1:
             raise CommandError("--handshake-rate must be 1 or more")
@@ -39,6 +45,8 @@ class Command(BaseCommand):
                     "tls": bool(cert),
                     "tls_cert": cert,
                     "tls_key": key,
+                    "client_ca": options["client_ca"],
+                    "client_cert_listen": options["client_cert_listen"],
                     "static_root": str(settings.STATIC_ROOT).rstrip("/"),
                     "read_timeout": READ_TIMEOUT,
                     "handshake_rate": rate,
@@ -59,7 +67,7 @@ class Command(BaseCommand):
     @staticmethod
     def _args(options):
         parts = [f"--listen {options['listen']}"] + [f"--node {shlex.quote(n)}" for n in options["node"]]
-        for name in ("server_name", "tls_cert", "tls_key"):
+        for name in ("server_name", "tls_cert", "tls_key", "client_ca"):
             if options[name]:
                 parts.append(f"--{name.replace('_', '-')} {shlex.quote(options[name])}")
         return " " + " ".join(parts)
