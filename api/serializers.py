@@ -171,7 +171,9 @@ class IdTagIn(serializers.ModelSerializer):
     class Meta:
         model = IdTag
         fields = ["id_tag", "status", "expiry_date", "parent_id_tag", "max_concurrent_tx", "in_local_list", "note"]
-        extra_kwargs = {"id_tag": {"validators": []}}  # uniqueness: the panel's form says it (api/views/id_tags.py)
+        # Uniqueness: the panel's form says it (api/views/id_tags.py). A bound that holds on every
+        # database (SQLite's integers are 64-bit, PostgreSQL's 32).
+        extra_kwargs = {"id_tag": {"validators": []}, "max_concurrent_tx": {"max_value": 10000}}
 
 
 class ScheduleTiming(serializers.Serializer):

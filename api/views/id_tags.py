@@ -17,8 +17,10 @@ from .. import permissions, serializers as s
 NOT_FOUND = OpenApiResponse(s.Problem, "no such id tag")
 
 
-def _saved(data, instance=None):
-    """The tag after the panel's form checked `data` (typed by IdTagIn) and id_tags stored it."""
+def _saved(given, instance=None):
+    """The tag after the panel's form checked `given` (typed by IdTagIn; fields not given keep
+    their value, or the model's default) and id_tags stored it."""
+    data = {**model_to_dict(instance or IdTag(), fields=s.IdTagIn.Meta.fields), **given}
     form = IdTagForm(data=data, instance=instance)
     if not form.is_valid():
         raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
@@ -64,8 +66,7 @@ class IdTagDetail(APIView):
         data.is_valid(raise_exception=True)
         if "id_tag" in data.validated_data and data.validated_data["id_tag"] != tag.id_tag:
             raise ValidationError({"id_tag": ["a tag's id stays; make a new tag instead"]})
-        merged = {**model_to_dict(tag, fields=s.IdTagIn.Meta.fields), **data.validated_data}
-        tag = _saved(merged, instance=tag)
+        tag = _saved(data.validated_data, instance=tag)
         audit.record(request.user, "id_tag_change", target=tag.id_tag, detail=_detail(tag))
         return Response(s.IdTagOut(tag).data)
 
