@@ -6,9 +6,11 @@ The recorder (element writes) and the handshake gate (who may connect) are both 
 """
 import asyncio
 import logging
+import time
 
 from channels.db import database_sync_to_async
 
+from . import metrics
 from .events import publish_changes
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class GroupRunner:
             while self._queue:
                 batch, self._queue = self._queue, []
                 items = [item for item, _future in batch]
+                started = time.perf_counter()
                 try:
                     outcomes, changes = await database_sync_to_async(self._flush)(items)
                 except Exception as exc:  # the database itself failed: every submitter learns it
@@ -44,6 +47,7 @@ class GroupRunner:
                     outcomes, changes = [(False, exc)] * len(items), []
                 self.flushes += 1
                 self.units += len(items)
+                metrics.flushed(type(self).__name__, len(items), time.perf_counter() - started)
                 for (_item, future), (ok, value) in zip(batch, outcomes):
                     if not future.done():
                         future.set_result(value) if ok else future.set_exception(value)

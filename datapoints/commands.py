@@ -32,7 +32,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from . import notify
+from . import metrics, notify
 from .addresses import address_book
 from .charge_points import find_charge_point
 from .elements import CSMS_ACTIONS
@@ -165,10 +165,12 @@ async def _send(charge_points, action, payload, timeout, concurrency=1):
     for given, target in zip(charge_points, targets):
         if not isinstance(target, Datapoint):
             results.append((given, target))
+            metrics.command(action, "refused")
             continue
         outcome, recorded_by_node = next(sent)
         results.append((target, outcome))
-        if not recorded_by_node:
+        if not recorded_by_node:  # nor counted there
+            metrics.command(action, outcome.status)
             failures.append((target, action, {"Error": f"{outcome.status}: {outcome.error}"}))
             log.info("%s %s: %s %s", target.name, action, outcome.status, outcome.error)
     await _in_database_thread(_record)(failures)

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
-from . import commands, hooks
+from . import commands, hooks, metrics
 from .periodic import ensure_periodic
 from .protocol import errors, validation
 
@@ -151,6 +151,7 @@ async def answer_with_hook(session, action, request, default, received=None):
     before the hook is inside OCPP_HOOK_TIMEOUT, not on top of it."""
     started = received or time.monotonic()
     deadline = max(0.05, settings.OCPP_HOOK_TIMEOUT - (time.monotonic() - started))
+    fallback_reason = "failed"  # an exception, or an answer the schema refuses
     try:
         if settings.REDIS_URL:
             result = await _in_worker(action, request, session.cp.id, default, deadline)
@@ -158,10 +159,12 @@ async def answer_with_hook(session, action, request, default, received=None):
             loop = asyncio.get_running_loop()
             result = await asyncio.wait_for(loop.run_in_executor(_pool, in_own_connection, run_hook, action, request, session.cp.id, default), deadline)
     except asyncio.TimeoutError:
+        fallback_reason = "timeout"
         failure = {"hook": _cache.registry.get(action), "error": f"no answer within OCPP_HOOK_TIMEOUT ({settings.OCPP_HOOK_TIMEOUT:g} s)", "traceback": "", "rejected_answer": None}
         result = {"answer": None, "failure": failure, "follow_ups": []}
     failure = result["failure"]
     if failure:
+        metrics.hook_fallback(action, fallback_reason)
         failure["seconds"] = round(time.monotonic() - started, 3)
         log.warning(
             "%s %s hook %s failed, default answer sent: %s; rejected answer: %.300r\n%s",

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 
-from .. import alarms, hook_runner, messagelog
+from .. import alarms, hook_runner, messagelog, metrics
 from ..elements import CSMS_ACTIONS
 from ..recorder import get_recorder
 from . import errors, framing, validation
@@ -92,7 +92,8 @@ async def answer(session, call, follow_ups=None):
 
 
 def error_frame(session, unique_id, action, error):
-    """The CALLERROR frame answering `unique_id` with `error`, logged."""
+    """The CALLERROR frame answering `unique_id` with `error`, logged and counted."""
+    metrics.callerror_sent(error.code)
     if messagelog.ENABLED:
         payload = messagelog.error_payload(error.code, error.description, error.details)
         messagelog.record(session.cp.id, messagelog.OUT, messagelog.CALLERROR, unique_id, action, payload)

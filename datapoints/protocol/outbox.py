@@ -15,7 +15,7 @@ from collections import deque
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from .. import messagelog
+from .. import messagelog, metrics
 from ..recorder import get_recorder
 from . import errors, framing, results, validation
 
@@ -78,9 +78,12 @@ class Outbox:
         self.in_flight = None
         if isinstance(frame, framing.CallResult):
             outcome, leaf, value = self._result_outcome(outgoing, frame.payload)
+            metrics.call_ended(outgoing.action, outcome["status"])
         else:
             outcome = {"status": "error", "error_code": frame.code, "error": frame.description, "details": frame.details}
             leaf, value = "Error", f"{frame.code}: {frame.description}"
+            metrics.call_ended(outgoing.action, "callerror")
+            metrics.callerror_received(frame.code)
         if messagelog.ENABLED:
             self._log_answer(outgoing, frame, text)
         await self._record(outgoing, leaf, value)
@@ -110,6 +113,7 @@ class Outbox:
         if self.in_flight is not outgoing:
             return
         self.in_flight = None
+        metrics.call_ended(outgoing.action, "timeout")
         await self._record(outgoing, "Error", f"timeout: no answer within {outgoing.timeout:g} s")
         await self._finish(outgoing, {"status": "timeout", "error": f"no answer within {outgoing.timeout:g} s"})
         await self._send_next()
@@ -118,6 +122,8 @@ class Outbox:
         """The socket closed: everything in flight or queued ends as offline."""
         self.closed = True
         pending = ([self.in_flight] if self.in_flight else []) + list(self.queue)
+        if self.in_flight:
+            metrics.call_ended(self.in_flight.action, "offline")
         self.in_flight = None
         self.queue.clear()
         for outgoing in pending:
@@ -139,6 +145,7 @@ class Outbox:
         return asyncio.get_running_loop().create_task(get_recorder().submit(run))
 
     async def _finish(self, outgoing, outcome):
+        metrics.command(outgoing.action, outcome["status"])
         if not outgoing.reply_channel:
             if outcome["status"] != "answered":
                 log.warning("%s: %s ended %s", self.session.client_id, outgoing.action, outcome["status"])
