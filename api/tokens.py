@@ -2,7 +2,7 @@
 
 A token is `odp_` and 43 URL-safe characters (32 random bytes). Only its SHA-256 is stored: the
 token has 256 random bits, so a fast hash is enough and a slow KDF would only cost CPU on every
-request (docs/decisions/0015-rest-api.md). The first 12 characters are kept as a prefix people
+request (docs/decisions/0016-rest-api.md). The first 12 characters are kept as a prefix people
 see in `api_token --list` to tell tokens apart and revoke one. A token is never logged.
 """
 import hashlib

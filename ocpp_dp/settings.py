@@ -217,7 +217,7 @@ OCPP_ROLLUP_DAYS = env_int("OCPP_ROLLUP_DAYS", 730)
 # Where management commands reach a server that runs without Redis (see docs/decisions).
 OCPP_LOCAL_API_URL = os.environ.get("OCPP_LOCAL_API_URL", "http://127.0.0.1:8000")
 
-# --- REST API (api/; docs/decisions/0015-rest-api.md) --------------------------------------------
+# --- REST API (api/; docs/decisions/0016-rest-api.md) --------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication", "rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
