@@ -30,8 +30,8 @@ def _database_url(settings_dict):
 
 
 class Server:
-    def __init__(self, env_overrides, log_path):
-        self.port = _free_port()
+    def __init__(self, env_overrides, log_path, port=None):
+        self.port = port or _free_port()  # a port of its own, or a stopped node's (tests/faults.py)
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
