@@ -28,6 +28,7 @@ from .models import TrackedCommand
 log = logging.getLogger(__name__)
 PENDING = TrackedCommand.PENDING
 EXPIRY_MARGIN_SECONDS = 5
+KEEP_DAYS = 30  # then pruned (api/tasks.py, hourly by beat); the audit log keeps the command
 _running = set()  # the tasks in flight (a task nobody references may be collected)
 
 
@@ -95,6 +96,12 @@ def start(record, dp, payload):
         async_to_sync(_spawn)(record.pk, dp, record.action, payload, record.timeout)
     else:  # a shell or a test client in-process: the commands module's own loop
         asyncio.run_coroutine_threadsafe(run(record.pk, dp, record.action, payload, record.timeout), commands._background_loop())
+
+
+def prune(now=None):
+    """Delete tracked commands older than KEEP_DAYS -> how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=KEEP_DAYS)
+    return TrackedCommand.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
 async def _spawn(*args):

@@ -162,6 +162,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-reservations": {"task": "datapoints.tasks.expire_reservations", "schedule": 30.0},
     "check-offline-alarms": {"task": "datapoints.tasks.check_offline_alarms", "schedule": 60.0},
     "prune-meter-samples": {"task": "datapoints.tasks.prune_meter_samples", "schedule": 3600.0},
+    "prune-tracked-commands": {"task": "api.tasks.prune_tracked_commands", "schedule": 3600.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------

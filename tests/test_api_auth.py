@@ -86,3 +86,18 @@ def test_a_session_works_for_reading(server):
     opener.open(urllib.request.Request(server.http + "/accounts/login/", data=form, headers={"Referer": server.http + "/accounts/login/"}))
     with opener.open(server.http + "/api/charge-points/") as response:
         assert response.status == 200 and json.loads(response.read())["count"] == 0
+
+
+def test_the_admin_lists_and_revokes_tokens_without_showing_them(server):
+    from django.test import Client
+
+    root = User.objects.create_superuser("root")
+    token, _ = api_token("root", "--name", "ci")
+    client = Client()
+    client.force_login(root)
+    page = client.get("/admin/api/apitoken/").content.decode()
+    row = ApiToken.objects.get()
+    assert row.prefix in page and "ci" in page and token not in page and row.digest not in page
+    assert client.get("/admin/api/apitoken/add/").status_code == 403
+    client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [row.pk]})
+    assert ApiToken.objects.get().revoked and Api(server, token).get("/api/charge-points/")[0] == 401

@@ -106,3 +106,13 @@ def test_a_pending_record_of_a_dead_sender_expires_when_read(server):
     assert TrackedCommand.objects.get(pk=dead.pk).status == "timeout"
     assert p["viewer"].get(f"/api/commands/{young.pk}/")[1]["status"] == "pending"
     assert {c["id"]: c["status"] for c in p["viewer"].get("/api/commands/")[1]["results"]} == {str(dead.pk): "timeout", str(young.pk): "pending"}
+
+
+def test_tracked_commands_are_pruned_after_keep_days(server):
+    from api import tracking
+
+    p = people(server, "cmd-a4", "cmd-b4")
+    make = lambda age: TrackedCommand.objects.create(charge_point=p["a"], action="Reset", payload={}, timeout=30, status="answered", created_at=timezone.now() - age)  # noqa: E731
+    old, recent = make(timedelta(days=tracking.KEEP_DAYS, minutes=1)), make(timedelta(days=tracking.KEEP_DAYS - 1))
+    assert tracking.prune() == 1 and list(TrackedCommand.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not TrackedCommand.objects.filter(pk=old.pk).exists()
