@@ -155,3 +155,18 @@ def test_password_offline_and_pushed_to_a_connected_charger(server):
     assert received == [("ChangeConfiguration", {"key": "AuthorizationKey", "value": pushed["key"]})]
     assert passwords.check_key(bytes.fromhex(pushed["key"]), get_value(f"{p['a'].name}.Config.Password"))
     assert pushed["key"] not in server.logs()
+
+
+def test_approving_a_connected_pending_charger_makes_it_boot_accepted(server):
+    p = people(server, "cpa-6", "cpb-6")
+    set_value(f"{p['a'].name}.Config.RegistrationStatus", "Pending")
+
+    async def approve_while_connected():
+        async with connected_library_charger(server, "cpa-6") as cp:
+            assert (await cp.boot()).status == "Pending"
+            status, body = await asyncio.to_thread(p["op"].post, "/api/charge-points/cpa-6/approve/")
+            await asyncio.wait_for(cp.triggered.wait(), 10)  # TriggerMessage(BootNotification) -> boots again
+            return status, body, [r.status for r in cp.boot_results]
+
+    status, body, boots = asyncio.run(approve_while_connected())
+    assert (status, body["registration_status"], boots) == (200, "Accepted", ["Pending", "Accepted"])
