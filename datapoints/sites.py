@@ -60,12 +60,18 @@ def create_site(slug, name="", time_zone="UTC", notes=""):
     return Site.objects.create(slug=slug, name=name or slug, time_zone=time_zone, notes=notes)
 
 
-def change_site(site, name, time_zone, notes):
-    """Set a site's name, time zone and notes (the slug stays: Config.Site and URLs use it).
-    Returns {field: [old, new]} of what changed."""
+CHARGER_DEFAULTS = ("auto_create", "new_charge_point_status", "heartbeat_interval")
+
+
+def change_site(site, name, time_zone, notes, **charger_defaults):
+    """Set a site's name, time zone, notes and any of CHARGER_DEFAULTS (the slug stays: Config.Site
+    and URLs use it). Returns {field: [old, new]} of what changed."""
     check_name(name)
     check_time_zone(time_zone)
-    new = {"name": name or site.slug, "time_zone": time_zone, "notes": notes}
+    unknown = set(charger_defaults) - set(CHARGER_DEFAULTS)
+    if unknown:
+        raise SiteError(f"no site setting {', '.join(sorted(unknown))}; settings: {', '.join(CHARGER_DEFAULTS)}")
+    new = {"name": name or site.slug, "time_zone": time_zone, "notes": notes, **charger_defaults}
     changes = {field: [getattr(site, field), value] for field, value in new.items() if getattr(site, field) != value}
     if changes:
         for field, (_old, value) in changes.items():

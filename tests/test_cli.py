@@ -95,6 +95,18 @@ def test_site_create_and_what_it_refuses():
     assert list(AuditEntry.objects.filter(action="site_create").values_list("username", "target")) == [("", "plant-b"), ("", "plant-a")]
 
 
+def test_site_create_sets_the_defaults_for_its_chargers():
+    from datapoints.models import AuditEntry, Site
+
+    run("site_create", "depot", "--auto-create", "yes", "--new-status", "Accepted", "--heartbeat-interval", "120")
+    site = Site.objects.get(slug="depot")
+    assert (site.auto_create, site.new_charge_point_status, site.heartbeat_interval) == (True, "Accepted", 120)
+    assert AuditEntry.objects.get(action="site_create").detail["heartbeat_interval"] == 120
+    with pytest.raises(CommandError, match="--heartbeat-interval must be 10 to 86400 seconds"):
+        run("site_create", "depot-2", "--heartbeat-interval", "1")
+    assert not Site.objects.filter(slug="depot-2").exists()
+
+
 def test_site_assign_moves_a_charge_point_and_config_site_follows():
     run("site_create", "plant-a")
     run("site_create", "plant-b")

@@ -117,6 +117,23 @@ def test_a_site_is_edited_but_keeps_its_slug(admin, plant):
     assert AuditEntry.objects.filter(action="site_change").count() == 1
 
 
+def test_a_site_sets_defaults_for_its_chargers_and_clears_them(admin, plant):
+    details = {"name": "Plant A", "time_zone": "UTC", "notes": ""}
+    page = shown(admin.post("/sites/plant-a/edit", {**details, "auto_create": "yes", "new_charge_point_status": "Accepted", "heartbeat_interval": "90"}, follow=True))
+    assert "auto create, new charge point status, heartbeat interval changed" in page
+    site = Site.objects.get(pk=plant["a"].pk)
+    assert (site.auto_create, site.new_charge_point_status, site.heartbeat_interval) == (True, "Accepted", 90)
+    assert '<option value="yes" selected>create them</option>' in shown(admin.get("/sites/plant-a/"))
+    assert AuditEntry.objects.get(action="site_change").detail["heartbeat_interval"] == [None, 90]
+    response = admin.post("/sites/plant-a/edit", {**details, "auto_create": "no", "heartbeat_interval": "5"})
+    assert response.status_code == 400 and "Ensure this value is greater than or equal to 10." in response.content.decode()
+    assert Site.objects.get(pk=site.pk).auto_create is True  # nothing changed
+    shown(admin.post("/sites/plant-a/edit", {**details, "auto_create": "", "new_charge_point_status": "", "heartbeat_interval": ""}, follow=True))
+    site.refresh_from_db()
+    assert (site.auto_create, site.new_charge_point_status, site.heartbeat_interval) == (None, "", None)
+    assert "installation default (refuse)" in shown(admin.get("/sites/plant-a/"))
+
+
 def test_a_charger_moves_from_another_site_with_a_note_and_is_removed(admin, plant):
     page = shown(admin.get("/sites/plant-a/"))
     elsewhere = page.split("In another site")[1]

@@ -6,9 +6,11 @@ whose proxy headers must count for nothing."""
 import asyncio
 import ssl
 import subprocess
+import urllib.request
 
 import pytest
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from asgiref.sync import sync_to_async
 from websockets.exceptions import InvalidStatus
 
@@ -114,6 +116,15 @@ async def test_profile_2_only_over_tls_through_a_trusted_proxy(cluster):
     # Over TLS with a wrong password: 401 as ever.
     wrong = basic_auth("SP2-1", b"0" * 40)
     assert (await refused(f"wss://127.0.0.1:{cluster.https}/ocpp/SP2-1", wrong, cluster.tls()))[0] == 401
+    # /metrics counts the refusals by outcome.
+    refusals = await sync_to_async(handshakes)(cluster.daphne, "profile_not_met_403")
+    assert refusals >= 2
+
+
+def handshakes(daphne, outcome):
+    with urllib.request.urlopen(daphne.http + "/metrics", timeout=10) as answer:
+        families = text_string_to_metric_families(answer.read().decode())
+    return sum(s.value for f in families if f.name == "ocpp_handshakes" for s in f.samples if s.name == "ocpp_handshakes_total" and s.labels["outcome"] == outcome)
 
 
 async def test_an_untrusted_peer_cannot_choose_its_address(cluster):

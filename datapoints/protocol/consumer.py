@@ -30,6 +30,7 @@ from .outbox import Outbox, Outgoing
 
 log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp1.6"
+REFUSALS = {400: "bad_subprotocol_400", 401: "unauthorized_401", 403: "profile_not_met_403", 404: "unknown_404", 429: "throttled_429", 503: "db_unavailable_503"}
 
 
 class ChargePointConsumer(AsyncConsumer):
@@ -75,6 +76,7 @@ class ChargePointConsumer(AsyncConsumer):
         alarms.ensure_periodic_tasks()
         retention.ensure_periodic_tasks()
         await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if offered else None})
+        metrics.handshake("accepted")
 
     def _connected_writes(self, decision, remote, subprotocol):
         cp, session = self.session.cp, self.session
@@ -97,6 +99,7 @@ class ChargePointConsumer(AsyncConsumer):
         return run
 
     async def _deny(self, status, reason, headers=()):
+        metrics.handshake(REFUSALS.get(status, f"refused_{status}"))
         body = f"{reason}\n".encode()
         await self.send(
             {

@@ -8,6 +8,7 @@ import functools
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -19,7 +20,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from datapoints import audit, sites
-from datapoints.elements import CHARGE_POINT
+from datapoints.elements import CHARGE_POINT, REGISTRATION_STATUSES
 from datapoints.models import Datapoint, Site, SiteRole
 
 from .. import fleet
@@ -67,8 +68,37 @@ class SiteForm(forms.Form):
         super().__init__(*args, label_suffix="", **kwargs)
 
 
+def _installation_default(value):
+    return f"installation default ({value})"
+
+
 class SiteEditForm(SiteForm):
+    """A site's details and the defaults for its chargers (empty: the installation's settings)."""
+
     slug = None
+    auto_create = forms.TypedChoiceField(
+        label="Unknown chargers at /ocpp/<site>/…",
+        choices=[("", "installation default"), ("yes", "create them"), ("no", "refuse them")],
+        coerce=lambda value: value == "yes",
+        empty_value=None,
+        required=False,
+    )
+    new_charge_point_status = forms.ChoiceField(label="Status of a charger created there", choices=[("", "installation default")] + [(s, s) for s in REGISTRATION_STATUSES], required=False)
+    heartbeat_interval = forms.IntegerField(label="Heartbeat interval (s)", min_value=10, max_value=86400, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._name_default("auto_create", "create" if settings.OCPP_AUTO_CREATE_CHARGE_POINTS else "refuse")
+        self._name_default("new_charge_point_status", settings.OCPP_NEW_CHARGE_POINT_STATUS)
+        self.fields["heartbeat_interval"].help_text = f"for its chargers without their own Config.HeartbeatInterval; empty: {settings.OCPP_HEARTBEAT_INTERVAL} s (OCPP_HEARTBEAT_INTERVAL)"
+
+    def _name_default(self, field, value):
+        self.fields[field].choices = [("", _installation_default(value))] + list(self.fields[field].choices)[1:]
+
+    @staticmethod
+    def initial_for(site):
+        auto = {None: "", True: "yes", False: "no"}[site.auto_create]
+        return {"name": site.name, "time_zone": site.time_zone, "notes": site.notes, "auto_create": auto, "new_charge_point_status": site.new_charge_point_status, "heartbeat_interval": site.heartbeat_interval}
 
 
 class OperatorForm(BaseUserCreationForm):
@@ -154,7 +184,7 @@ def _render_site(request, site, edit_form=None, status=200):
         "limit": CANDIDATE_LIMIT,
         "q": q,
         "roles": site.roles.select_related("user").order_by("user__username"),
-        "edit_form": edit_form or SiteEditForm(initial={"name": site.name, "time_zone": site.time_zone, "notes": site.notes}),
+        "edit_form": edit_form or SiteEditForm(initial=SiteEditForm.initial_for(site)),
         "time_zones": _time_zones(),
     }
     return render(request, "panel/sites_site.html", context, status=status)
@@ -174,7 +204,7 @@ def site_edit(request, slug):
         _refused(request, "site_change", form, f"{site.slug} not changed: fix the fields marked below.", site=site, target=site.slug)
         return _render_site(request, site, edit_form=form, status=400)
     data = form.cleaned_data
-    changes = sites.change_site(site, data["name"], data["time_zone"], data["notes"])
+    changes = sites.change_site(site, data["name"], data["time_zone"], data["notes"], **{name: data[name] for name in sites.CHARGER_DEFAULTS})
     if changes:
         audit.record(request.user, "site_change", site=site, target=site.slug, detail=changes, outcome="changed " + ", ".join(changes))
         messages.success(request, f"{site.slug}: {', '.join(changes).replace('_', ' ')} changed.")
