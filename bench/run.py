@@ -2,11 +2,13 @@
 (`bench/baseline_server.py`), measured in the same run, alternating A B A B.
 
   python bench/run.py [--rounds 3] [--loop-chargers 200] [--seconds 10] [--storm 5000] [--idle 2000]
-                      [--variant NAME:VAR=VALUE[,VAR=VALUE...]]...
+                      [--variant NAME:VAR=VALUE[,VAR=VALUE...]]... [--via-nginx]
 
 `--storm 0` / `--idle 0` skip those parts. Each `--variant` runs our server once more per round
 with those environment variables (e.g. `--variant log-off:OCPP_MESSAGE_LOG_DAYS=0`), in the same
-alternation, and is reported against the baseline and against `ours`.
+alternation, and is reported against the baseline and against `ours`. `--via-nginx` adds our server
+once more behind nginx (the site `manage.py nginx_config` prints; bench/nginx_front.py), reported as
+the variant `nginx`: `closed_loop_ours_over_nginx` is what nginx costs.
 
 Prints medians and ratios and writes bench/results/latest.json. Needs PostgreSQL at
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/ocpp_bench; it is recreated).
@@ -73,6 +75,15 @@ def start_ours(port, extra_env=None):
     return proc
 
 
+def start_ours_via_nginx(port):
+    from nginx_front import NginxFront
+
+    node_port = free_port()
+    front = NginxFront(start_ours(node_port), port, node_port)
+    wait_port(port, front)
+    return front
+
+
 def start_baseline(port):
     proc = subprocess.Popen([PY, str(ROOT / "bench/baseline_server.py"), str(port)], stdout=subprocess.DEVNULL, stderr=open(ROOT / "bench/results/baseline.log", "a"))
     wait_port(port, proc)
@@ -126,11 +137,16 @@ def main():
     parser.add_argument("--storm", type=int, default=5000, help="0: no storm")
     parser.add_argument("--idle", type=int, default=2000, help="0: no idle measurement")
     parser.add_argument("--variant", type=variant, action="append", default=[], help="NAME:VAR=VALUE,...: our server again with this environment")
+    parser.add_argument("--via-nginx", action="store_true", help="our server once more, behind nginx (variant 'nginx')")
     args = parser.parse_args()
     (ROOT / "bench/results").mkdir(exist_ok=True)
     recreate_database()
     servers = [("baseline", start_baseline), ("ours", start_ours)]
     servers += [(name, lambda port, env=env: start_ours(port, env)) for name, env in args.variant]
+    variants = [name for name, _env in args.variant]
+    if args.via_nginx:
+        servers.append(("nginx", start_ours_via_nginx))
+        variants.append("nginx")
     results = {name: {"loop": [], "storm": []} for name, _start in servers}
     loop_args = ["--chargers", str(args.loop_chargers), "--seconds", str(args.seconds)]
     for r in range(args.rounds):
@@ -150,13 +166,15 @@ def main():
         results["baseline"]["idle_kb_per_charger"] = idle_rss(start_baseline, free_port(), args.idle, "IDLE")
     loop = {k: statistics.median(v["loop"]) for k, v in results.items()}
     summary = {"closed_loop_calls_per_s": loop, "closed_loop_ratio": round(loop["ours"] / loop["baseline"], 2)}
-    for name, _env in args.variant:
+    for name in variants:
         summary[f"closed_loop_ratio_{name}"] = round(loop[name] / loop["baseline"], 2)
         summary[f"closed_loop_ours_over_{name}"] = round(loop["ours"] / loop[name], 3)
     if args.storm:
         storm = {k: statistics.median(v["storm"]) for k, v in results.items()}
         summary["storm_seconds"] = storm
         summary["storm_ratio_baseline_over_ours"] = round(storm["baseline"] / storm["ours"], 2)
+        for name in variants:
+            summary[f"storm_ratio_baseline_over_{name}"] = round(storm["baseline"] / storm[name], 2)
     if args.idle:
         summary["idle_kb_per_charger"] = {k: results[k]["idle_kb_per_charger"] for k in ("ours", "baseline")}
     print(json.dumps(summary, indent=2))
