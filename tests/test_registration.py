@@ -1,4 +1,6 @@
 """Auto-create, Pending, approval by dp_set, Accepted; unknown chargers; subprotocols."""
+import asyncio
+
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
@@ -109,3 +111,23 @@ async def test_second_connection_takes_over(server):
     assert await dp_get(f"{name}.State.Connected") is True  # the old socket's close did not clear it
     assert await dp_get(f"{name}.State.ReconnectCount") == 1
     await second.close()
+
+
+async def test_a_boot_answers_what_operators_wrote_while_it_was_connected(closed_server):
+    """Boots soon after the handshake answer from what it read (no query per boot in a storm);
+    operators' writes in the meantime must still count."""
+    from datapoints.paths import set_value
+
+    name = await create_charge_point("REG-LIVE", "Accepted")
+    charger = await RawCharger.connect(closed_server, "REG-LIVE")
+    boot = {"chargePointVendor": "v", "chargePointModel": "m"}
+    assert (await charger.call("BootNotification", boot, "1"))[2]["status"] == "Accepted"
+    await sync_to_async(set_value)(f"{name}.Config.RegistrationStatus", "Rejected")
+    await asyncio.sleep(0.2)  # the write reaches the connection as cp.config
+    assert (await charger.call("BootNotification", boot, "2"))[2]["status"] == "Rejected"
+    await sync_to_async(set_value)(f"{name}.Config.HeartbeatInterval", 33)
+    await sync_to_async(set_value)(f"{name}.Config.RegistrationStatus", "Accepted")
+    await asyncio.sleep(0.2)
+    answer = (await charger.call("BootNotification", boot, "3"))[2]
+    assert answer["status"] == "Accepted" and answer["interval"] == 33
+    await charger.close()

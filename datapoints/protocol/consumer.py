@@ -213,6 +213,7 @@ class ChargePointConsumer(AsyncConsumer):
         await self.outbox.enqueue(outgoing)
 
     async def cp_config(self, message):
+        self.session.config_written(message["path"], message["value"])
         if message["path"] == "Config.SecurityProfile" and (message["value"] or 0) > self.session.security_profile:
             log.info("%s: security profile raised to %s: closing, its next handshake must meet it", self.session.client_id, message["value"])
             return await self.send({"type": "websocket.close", "code": 1000})  # autobahn lets an application send 1000 or 3000-4999 only

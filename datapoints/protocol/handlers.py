@@ -20,6 +20,7 @@ from ..elements import DEVICE_INFO_FIELDS, START_FIELDS, STATUS_FIELDS, STOP_FIE
 from ..metering import record as metering
 from ..models import Transaction
 from . import errors
+from .session import BOOT_CONFIG_PATHS
 
 HANDLERS = {}
 
@@ -45,7 +46,7 @@ def boot_notification(work, session, payload):
     cp = session.cp
     for field in DEVICE_INFO_FIELDS:
         work.set(cp, f"DeviceInfo.{field}", payload.get(field, ""))
-    config = element_values(cp.id, ["Config.RegistrationStatus", "Config.HeartbeatInterval"])
+    config = session.fresh_boot_config() or session.remember_boot_config(element_values(cp.id, BOOT_CONFIG_PATHS))
     status = config.get("Config.RegistrationStatus") or "Pending"
     session.registration_status = status
     session.heartbeat_interval = config.get("Config.HeartbeatInterval") or session.default_heartbeat_interval

@@ -39,6 +39,7 @@ _CONFIG_PATHS = [
     "Config.SecurityProfile",
     "Config.MaxConnectors",
     "Config.HeartbeatInterval",
+    "Config.RegistrationStatus",
     "State.RegistrationStatus",
     "State.NumberOfConnectors",
     "State.ConnectedSince",
@@ -253,6 +254,7 @@ def _decide(dp, request, values, connectors, active_alarms=frozenset(), serials=
     )
     session.known_connector_count = values.get("State.NumberOfConnectors") or 0
     session.security_profile = profile
+    session.remember_boot_config(values)
     # Connectors come with the handshake's queries, so StatusNotifications after a reconnect need
     # no query of their own; an error left from an earlier connection is cleared by the next success.
     session.connectors.update(connectors)

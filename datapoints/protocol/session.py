@@ -1,7 +1,13 @@
 """What a connection knows about its charge point while it is open."""
+import time
+
 from django.conf import settings
 
 from .. import charge_points
+
+
+BOOT_CONFIG_PATHS = ("Config.RegistrationStatus", "Config.HeartbeatInterval")
+BOOT_CONFIG_FRESH_SECONDS = 60  # a boot this soon after the handshake answers from what it read
 
 
 class ChargerSession:
@@ -22,6 +28,25 @@ class ChargerSession:
         self.bad_frames = 0
         self.security_profile = 0  # the profile its handshake met (security.py)
         self.metering = None  # metering.record.ChargerMeter, loaded on the first meter reading
+        self.boot_config = {}  # BOOT_CONFIG_PATHS as last read, kept current by operators' writes
+        self.boot_config_read_at = float("-inf")
+
+    def remember_boot_config(self, values):
+        """What BootNotification answers from, read at the handshake or by a later boot. A reconnect
+        storm's boots so need no query each (each round trip from the database thread also waits
+        for the GIL); operators' writes reach the session as cp.config (config_written)."""
+        self.boot_config = {path: values.get(path) for path in BOOT_CONFIG_PATHS}
+        self.boot_config_read_at = time.monotonic()
+        return self.boot_config
+
+    def fresh_boot_config(self):
+        if time.monotonic() - self.boot_config_read_at < BOOT_CONFIG_FRESH_SECONDS:
+            return self.boot_config
+        return None
+
+    def config_written(self, path, value):
+        if path in self.boot_config:
+            self.boot_config[path] = value
 
     @property
     def accepted(self):
