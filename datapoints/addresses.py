@@ -6,6 +6,11 @@ vanish by themselves. Without Redis (one process, `make run`) it is a dict in th
 
 Last connection wins: `claim` returns the previous holder so it can be told to close, and
 `release` deletes the record only if it still carries the caller's epoch.
+
+Through a Redis outage the chargers stay connected (the consumers do not need Redis to answer
+them): a charger that connects meanwhile is held without a record, a release is taken as done,
+and the refresher writes every record this process holds again once Redis is back (a Redis
+without persistence comes back empty). Until then commands cannot find the chargers.
 """
 import asyncio
 import json
@@ -13,11 +18,15 @@ import logging
 import uuid
 
 from django.conf import settings
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "ocpp:addr:"
 
-# KEYS[1] = record, ARGV[1] = epoch: delete / refresh only our own record.
+# KEYS[1] = record, ARGV[1] = epoch: delete / refresh only our own record; the refresh writes it
+# again (ARGV[3]) when it is gone, e.g. after Redis restarted empty.
 _RELEASE = """
 local v = redis.call('GET', KEYS[1])
 if v and cjson.decode(v)['epoch'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -25,7 +34,8 @@ return 0
 """
 _REFRESH = """
 local v = redis.call('GET', KEYS[1])
-if v and cjson.decode(v)['epoch'] == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if not v then redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[2]) return 2 end
+if cjson.decode(v)['epoch'] == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -56,6 +66,9 @@ class LocalAddressBook:
     def lookup_sync(self, client_id):
         return self.records.get(client_id)
 
+    def settled_sync(self):
+        return True
+
 
 class RedisAddressBook:
     def __init__(self, url, ttl):
@@ -63,7 +76,7 @@ class RedisAddressBook:
         self.ttl = ttl
         self._clients = {}  # event loop -> client: a redis.asyncio client belongs to one loop
         self._sync_client = None
-        self.local = {}  # the records this process holds, refreshed periodically
+        self.local = {}  # ClientId -> (epoch, record): the records this process holds, refreshed periodically
         self._refresher = None
 
     @property
@@ -77,7 +90,8 @@ class RedisAddressBook:
                 del self._clients[old]
             # A pool that waits for a free connection: redis-py's default raises past 100, which a
             # reconnect storm's claims and releases exceed.
-            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, max_connections=200, timeout=30)
+            # One retry on a fresh connection: after a Redis restart every pooled connection is stale.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, max_connections=200, timeout=30, retry=Retry(NoBackoff(), 1))
             client = self._clients[loop] = redis.asyncio.Redis(connection_pool=pool)
         return client
 
@@ -90,8 +104,8 @@ class RedisAddressBook:
             await asyncio.sleep(max(1, self.ttl // 3))
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
-                    for client_id, epoch in list(self.local.items()):
-                        pipe.eval(_REFRESH, 1, KEY_PREFIX + client_id, epoch, self.ttl)
+                    for client_id, (epoch, record) in list(self.local.items()):
+                        pipe.eval(_REFRESH, 1, KEY_PREFIX + client_id, epoch, self.ttl, record)
                     await pipe.execute()
             except Exception:
                 log.exception("could not refresh %d address records", len(self.local))
@@ -99,26 +113,44 @@ class RedisAddressBook:
     async def claim(self, client_id, channel_name, epoch):
         self._ensure_refresher()
         record = json.dumps({"channel": channel_name, "epoch": epoch})
-        previous = await self.client.set(KEY_PREFIX + client_id, record, ex=self.ttl, get=True)
-        self.local[client_id] = epoch
+        self.local[client_id] = (epoch, record)
+        try:
+            previous = await self.client.set(KEY_PREFIX + client_id, record, ex=self.ttl, get=True)
+        except RedisError as exc:
+            log.warning("%s connected while Redis is unreachable (%s): its address record is written when Redis is back", client_id, exc)
+            return None
         return json.loads(previous) if previous else None
 
     async def release(self, client_id, epoch):
-        if self.local.get(client_id) == epoch:
+        ours = self.local.get(client_id, (None,))[0] == epoch
+        if ours:
             del self.local[client_id]
-        return bool(await self.client.eval(_RELEASE, 1, KEY_PREFIX + client_id, epoch))
+        try:
+            return bool(await self.client.eval(_RELEASE, 1, KEY_PREFIX + client_id, epoch))
+        except RedisError as exc:
+            log.warning("%s disconnected while Redis is unreachable (%s); its record expires by itself", client_id, exc)
+            return ours
 
     async def lookup(self, client_id):
         record = await self.client.get(KEY_PREFIX + client_id)
         return json.loads(record) if record else None
 
     def lookup_sync(self, client_id):
+        record = self._sync().get(KEY_PREFIX + client_id)
+        return json.loads(record) if record else None
+
+    def settled_sync(self):
+        """False while Redis has been up for less than a lease: a Redis that restarted empty holds
+        no records until every holder's refresher wrote its own again, so a missing record says
+        nothing yet about a charger."""
+        return self._sync().info("server")["uptime_in_seconds"] >= self.ttl
+
+    def _sync(self):
         if self._sync_client is None:
             import redis
 
             self._sync_client = redis.from_url(self.url)
-        record = self._sync_client.get(KEY_PREFIX + client_id)
-        return json.loads(record) if record else None
+        return self._sync_client
 
 
 _book = None

@@ -31,6 +31,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from . import metrics, notify
 from .addresses import address_book
@@ -179,7 +180,10 @@ async def _send(charge_points, action, payload, timeout, concurrency=1):
 
 async def _deliver(dp, action, payload, timeout):
     """(Outcome, whether the node holding the charger recorded it in Commands.<A>.*)."""
-    record = await address_book().lookup(dp.client_id)
+    try:
+        record = await address_book().lookup(dp.client_id)
+    except RedisError as exc:  # an outage: nobody can tell which node holds the charger
+        return Outcome("offline", error=f"the address book (Redis) is unreachable, so the node holding {dp.name} cannot be found ({exc}); retry when Redis is back"), False
     if record is None:
         return Outcome("offline", error=f"{dp.name} ({dp.client_id}) is not connected"), False
     layer = get_channel_layer()

@@ -43,6 +43,9 @@ def sweep():
     if not settings.REDIS_URL:
         connected = _from_before_this_process(connected)
     book = address_book()
+    if not book.settled_sync():
+        log.info("Redis restarted less than a lease ago: no sweep until the nodes wrote their address records again")
+        return []
     swept = []
     for dp_id, name, client_id in connected:
         if book.lookup_sync(client_id) is not None:

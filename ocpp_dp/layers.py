@@ -1,15 +1,26 @@
-"""The in-memory channel layer (`make run`, no Redis), without its quadratic cost.
+"""The channel layers: in memory (`make run`, no Redis) without its quadratic cost, and Redis
+surviving an outage (RedisLayer, below).
 
 Channels' InMemoryChannelLayer scans every channel for expired messages on every `receive`. Each
 connected charger's consumer waits in `receive`, so a reconnect storm of N chargers costs N^2
 queue checks (5,000 chargers: 25 million). Expiry needs no such precision: scan at most once a
 second.
 """
+import asyncio
+import logging
 import time
 
 from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
+from channels_redis.utils import decode_hosts
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+log = logging.getLogger(__name__)
 CLEAN_INTERVAL_SECONDS = 1.0
+REDIS_RETRY_SECONDS = 1.0
 
 
 class InMemoryLayer(InMemoryChannelLayer):
@@ -20,3 +31,33 @@ class InMemoryLayer(InMemoryChannelLayer):
         if now - self._last_clean >= CLEAN_INTERVAL_SECONDS:
             self._last_clean = now
             super()._clean_expired()
+
+
+class RedisLayer(RedisChannelLayer):
+    """channels_redis, surviving a Redis outage. Every consumer of a process waits in `receive` on
+    the process's one channel; the waiter holding the receive lock reads Redis for all of them. When
+    Redis is unreachable, channels_redis raises in that waiter and the next, so every connected
+    charger's consumer died with 1011 within seconds of Redis stopping. Here the read is retried
+    until Redis is back: the consumers keep serving their chargers (answers need no Redis), only
+    messages between processes wait (commands across nodes fail at once: the address book is in
+    Redis too, datapoints/addresses.py)."""
+
+    def __init__(self, hosts=None, **kwargs):
+        # One retry on a fresh connection: after a Redis restart every pooled connection is stale.
+        hosts = [{**host, "retry": Retry(NoBackoff(), 1)} for host in decode_hosts(hosts)]
+        super().__init__(hosts=hosts, **kwargs)
+
+    async def receive_single(self, channel):
+        down_since = None
+        while True:
+            try:
+                received = await super().receive_single(channel)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("Redis unreachable (%s): messages between processes wait; retrying every %.0f s", exc, REDIS_RETRY_SECONDS)
+                await asyncio.sleep(REDIS_RETRY_SECONDS)
+                continue
+            if down_since is not None:
+                log.warning("Redis reachable again after %.1f s", time.monotonic() - down_since)
+            return received

@@ -131,7 +131,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "ocpp_dp.layers.RedisLayer",  # channels_redis, retrying its reads through a Redis outage
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, and channels_redis waits
                 # 5 s (BZPOPMIN) for messages: an idle wait would end in TimeoutError and kill a

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -211,3 +212,33 @@ async def until_all_connected(chargers, timeout=15):
 
     await until(check, timeout)
     return await element_values(ids, "State.Node")
+
+
+class PrivateRedis:
+    """A Redis of the test's own (never the shared one: this one is stopped and started again),
+    without persistence, as a restarted production Redis without a dump comes back: empty."""
+
+    def __init__(self, tmp_path):
+        self.port, self.dir = _free_port(), Path(tmp_path)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.start()
+
+    def start(self):
+        import redis
+
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.dir)], stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return client.close()
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
