@@ -3,11 +3,11 @@
 Every Daphne process and Celery worker of a machine writes its figures into memory-mapped files in
 one directory, PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode); any node's
 /metrics reads them all (metrics_endpoint.py). Without the variable a process counts in memory and
-/metrics shows that process alone (`make run`). See docs/decisions/0015-metrics.md.
+/metrics shows that process alone (`make run`). See docs/decisions/0017-metrics.md.
 
 Call sites use the small functions below, never the metric objects: each caches its labelled
 children, so the hot path costs a dict lookup and one or two writes to a mapped file (measured:
-docs/decisions/0015-metrics.md). Label values are bounded: an action or error code a charger made
+docs/decisions/0017-metrics.md). Label values are bounded: an action or error code a charger made
 up is counted as "other".
 """
 import atexit
@@ -112,8 +112,8 @@ COMMANDS = Counter(
 )
 HOOK_FALLBACKS = Counter("ocpp_hook_fallbacks", "Request hooks that failed or timed out, so the built-in answer went out", ["action", "reason"])
 REPLAYS = Counter("ocpp_transaction_replays", "StartTransaction / StopTransaction received again and answered as the first time, nothing stored", ["action"])
-FLUSH_UNITS = Histogram("ocpp_recorder_flush_units", "Units of work per group commit (runner: Recorder, the element writes; HandshakeGate, handshakes)", ["runner"], buckets=FLUSH_UNITS_BUCKETS)
-FLUSH_SECONDS = Histogram("ocpp_recorder_flush_seconds", "Time of one group commit in the database thread", ["runner"], buckets=FLUSH_SECONDS_BUCKETS)
+FLUSH_UNITS = Histogram("ocpp_recorder_flush_units", "Units of work per group commit (runner: Recorder, the element writes; Gate, the handshake decisions)", ["runner"], buckets=FLUSH_UNITS_BUCKETS)
+FLUSH_SECONDS = Histogram("ocpp_recorder_flush_seconds", "One group commit, from handing it to the database thread to its outcome", ["runner"], buckets=FLUSH_SECONDS_BUCKETS)
 
 OTHER = "other"
 _known_actions = None
@@ -154,11 +154,21 @@ class _Children(dict):
 
 
 _messages = _Children(MESSAGES)
-_handling = _Children(HANDLING)
 _callerrors = _Children(CALLERRORS)
 _commands = _Children(COMMANDS)
 _handshakes = _Children(HANDSHAKES)
 _connected = _Children(CONNECTED)
+_flush_units = _Children(FLUSH_UNITS)
+_flush_seconds = _Children(FLUSH_SECONDS)
+_calls = {}  # action label -> its (answered, callerror) message counters and handling histogram
+
+
+def _call_children(action):
+    label = _action_label(action)
+    children = _calls.get(label)
+    if children is None:
+        children = _calls[label] = (_messages[(label, "in", "answered")], _messages[(label, "in", "callerror")], HANDLING.labels(label))
+    return children
 
 
 # --- what the code calls -------------------------------------------------------------------------------
@@ -171,10 +181,10 @@ def handshake(outcome):
 def call_answered(action, answer_text, started):
     """A charger's CALL was answered with `answer_text` (a CALLRESULT or CALLERROR frame); `started`
     is time.perf_counter() when its frame came in."""
-    action = _action_label(action)
-    result = "callerror" if answer_text.startswith("[4") else "answered"
-    _messages[(action, "in", result)].inc()
-    _handling[(action,)].observe(time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    answered, callerror, handling = _calls.get(action) or _call_children(action)
+    (callerror if answer_text.startswith("[4") else answered).inc()
+    handling.observe(seconds)
 
 
 def callerror_sent(code):
@@ -211,8 +221,8 @@ def transaction_replay(action):
 
 
 def flushed(runner, units, seconds):
-    FLUSH_UNITS.labels(runner).observe(units)
-    FLUSH_SECONDS.labels(runner).observe(seconds)
+    _flush_units[(runner,)].observe(units)
+    _flush_seconds[(runner,)].observe(seconds)
 
 
 def charger_connected(node):

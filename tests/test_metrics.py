@@ -9,18 +9,26 @@ import urllib.error
 import urllib.request
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import RequestFactory, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from datapoints.commands import send_command_async
 
 from .chargers import RawCharger, create_charge_point, eventually
-from .conftest import Server, _serving, _settle, start_celery, stop_process
+from .conftest import Server, _free_port, _serving, _settle, start_celery, stop_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ON_REDIS = bool(os.environ.get("REDIS_URL"))
 BOOT = {"chargePointVendor": "go-e", "chargePointModel": "go-eCharger_V4"}
 TOKEN = "metrics-token-for-tests"
+
+
+class Front:
+    """Where a scrape goes: a server, or nginx in front of one."""
+
+    def __init__(self, port):
+        self.http = f"http://127.0.0.1:{port}"
 
 
 def scrape_text(server, headers=None):
@@ -274,3 +282,35 @@ def test_a_peer_that_is_not_loopback_is_refused():
     assert answer.status_code == 403 and b"came from 192.0.2.2" in answer.content
     assert metrics_view(factory.get("/metrics", REMOTE_ADDR="::1")).status_code == 200
     assert metrics_view(factory.get("/metrics", REMOTE_ADDR="127.0.0.1")).status_code == 200
+
+
+# --- nginx (templates/deploy/nginx.conf): /metrics goes through only when a token guards it -------
+async def test_nginx_does_not_pass_metrics_without_a_token(metered, tmp_path):
+    from .test_nginx import Nginx, nginx_config
+
+    port = _free_port()
+    site = await sync_to_async(nginx_config)("--listen", str(port), "--node", f"127.0.0.1:{metered.port}")
+    nginx = Nginx(tmp_path, site)
+    assert nginx.check().returncode == 0
+    with nginx:
+        nginx.wait_for(port)
+        status, _type, text = await asyncio.to_thread(scrape_text, Front(port))
+    assert status == 403 and "not served through nginx while OCPP_METRICS_TOKEN is unset" in text
+    assert scrape_text(metered)[0] == 200  # the node itself still answers this machine
+
+
+async def test_nginx_passes_metrics_to_the_token_holder(token_server, tmp_path, settings):
+    from .test_nginx import Nginx, nginx_config
+
+    settings.OCPP_METRICS_TOKEN = TOKEN  # what `nginx_config` sees when run with the nodes' environment
+    port = _free_port()
+    site = await sync_to_async(nginx_config)("--listen", str(port), "--node", f"127.0.0.1:{token_server.port}")
+    assert "location = /metrics" not in site
+    nginx = Nginx(tmp_path, site)
+    assert nginx.check().returncode == 0
+    with nginx:
+        nginx.wait_for(port)
+        refused = await asyncio.to_thread(scrape_text, Front(port))
+        status, _type, text = await asyncio.to_thread(scrape_text, Front(port), {"Authorization": f"Bearer {TOKEN}"})
+    assert refused[0] == 403 and "Authorization: Bearer <OCPP_METRICS_TOKEN>" in refused[2]  # the node's answer
+    assert status == 200 and "# TYPE ocpp_active_transactions gauge" in text

@@ -52,6 +52,7 @@ class Command(BaseCommand):
                     "handshake_rate": rate,
                     "handshake_burst": rate * 10,
                     "connections_per_address": 10000,
+                    "metrics_token": bool(settings.OCPP_METRICS_TOKEN),  # /metrics proxied only when the nodes want a token
                 },
             ),
             ending="",
