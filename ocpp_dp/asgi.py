@@ -47,3 +47,7 @@ application = TrustedProxyMiddleware(ProtocolTypeRouter(
         ),
     }
 ))
+
+from .gc_tuning import install as install_gc_tuning  # noqa: E402
+
+install_gc_tuning()  # last: what exists now lives as long as the process

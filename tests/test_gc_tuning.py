@@ -1,0 +1,25 @@
+"""ocpp_dp/gc_tuning.py: the collector settings a server runs with, and what a deployer may set."""
+import subprocess
+import sys
+
+import pytest
+
+from ocpp_dp.gc_tuning import DEFAULT, thresholds
+
+from .conftest import ROOT
+
+
+def test_thresholds_from_the_setting():
+    assert thresholds("") == DEFAULT
+    assert thresholds(" 5000,10,10 ") == (5000, 10, 10)
+    assert thresholds("python") is None
+    with pytest.raises(ValueError, match="three positive numbers"):
+        thresholds("100000,0")
+
+
+@pytest.mark.parametrize("setting, expected", [("", DEFAULT), ("python", (700, 10, 10)), ("2000,5,5", (2000, 5, 5))])
+def test_the_asgi_application_runs_with_them(setting, expected):
+    code = "import gc, ocpp_dp.asgi; print(gc.get_threshold(), gc.get_freeze_count() > 0)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin", "OCPP_GC_THRESHOLD": setting, "OCPP_VAR_DIR": "/tmp"}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == f"{expected} {setting != 'python'}"
