@@ -1,4 +1,4 @@
-"""ocpp_dp/gc_tuning.py: the collector settings a server runs with, and what a deployer may set."""
+"""ocpp_dp/gc_tuning.py and ocpp_dp/autobahn_tuning.py: what a server process runs with, and what a deployer may set."""
 import subprocess
 import sys
 
@@ -23,3 +23,16 @@ def test_the_asgi_application_runs_with_them(setting, expected):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin", "OCPP_GC_THRESHOLD": setting, "OCPP_VAR_DIR": "/tmp"}, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[-2] == f"{expected} {setting != 'python'}"
+
+
+def test_autobahn_logs_nothing_formatted_while_its_debug_logging_is_off():
+    """ocpp_dp/autobahn_tuning.py: its log calls' arguments are not coloured/pformatted for nothing."""
+    code = (
+        "import ocpp_dp.asgi\n"
+        "from autobahn.websocket import protocol\n"
+        "from autobahn.twisted import websocket\n"
+        "print(protocol.hltype(print), protocol.hlval(42), websocket.hltype(len), protocol.pformat({'a': 1})[:14])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin", "OCPP_VAR_DIR": "/tmp"}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "<callable> 42 <callable> (not formatted"
