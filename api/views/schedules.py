@@ -11,30 +11,34 @@ from datapoints import access, schedules
 from datapoints.commands import CommandRefused
 from datapoints.protocol.results import redacted
 
+from panel.views.schedules import Shown, _commands, _seen
+
 from .. import serializers as s
 
 NOT_FOUND = OpenApiResponse(s.Problem, "no such schedule that you may see")
 
 
-def shown(command, visible_ids):
-    targets = list(command.charge_points.all())
+def shown(command, user, seen):
+    """The schedule as `user` sees it (the panel's Shown: targets on sites without a right are
+    counted, not named). `command` comes from the panel's _commands (timing and runs in one query)."""
+    view = Shown(command, user, *seen)
     return {
         "id": command.id,
         "name": command.name,
         "action": command.action,
         "payload": redacted(command.action, command.payload),
         "all_accepted": command.all_accepted,
-        "charge_points": sorted(dp.client_id for dp in targets if dp.id in visible_ids),
-        "hidden_targets": sum(1 for dp in targets if dp.id not in visible_ids),
+        "charge_points": [dp.client_id for dp in view.targets],
+        "hidden_targets": view.hidden,
         "timeout": command.timeout,
-        "timing": schedules.timing(command),
-        "state": schedules.state(command),
+        "timing": view.timing,
+        "state": view.state,
         "created_at": command.created_at,
     }
 
 
-def _visible_ids(user):
-    return set(access.visible_charge_points(user).values_list("id", flat=True))
+def _one(user, pk):
+    return shown(_commands(user).get(pk=pk), user, _seen(user))
 
 
 class Schedules(generics.GenericAPIView):
@@ -42,10 +46,9 @@ class Schedules(generics.GenericAPIView):
 
     @extend_schema(responses=s.ScheduleOut(many=True))
     def get(self, request):
-        rows = schedules.visible_schedules(request.user).select_related("periodic_task__clocked", "periodic_task__crontab").prefetch_related("charge_points").order_by("name")
-        page = self.paginate_queryset(rows)
-        visible = _visible_ids(request.user)
-        return self.get_paginated_response([shown(c, visible) for c in page])
+        page = self.paginate_queryset(_commands(request.user).order_by("name", "id"))
+        seen = _seen(request.user)
+        return self.get_paginated_response([shown(c, request.user, seen) for c in page])
 
     @extend_schema(request=s.ScheduleIn, responses={201: s.ScheduleOut, 400: s.Problem, 403: s.Problem, 404: OpenApiResponse(s.Problem, "a named charge point you may not see")})
     def post(self, request):
@@ -67,7 +70,7 @@ class Schedules(generics.GenericAPIView):
         whom = "every accepted charge point" if command.all_accepted else ", ".join(dp.client_id for dp in targets)
         detail = {"payload": redacted(command.action, command.payload), "targets": whom, "timeout": command.timeout}
         schedules.record(user, "schedule_create", command, detail=detail, outcome="created")
-        return Response(shown(command, _visible_ids(user)), status=status.HTTP_201_CREATED)
+        return Response(_one(user, command.pk), status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _targets(user, given, name):
@@ -90,14 +93,14 @@ class Schedules(generics.GenericAPIView):
 
 class ScheduleDetail(APIView):
     def _command(self, request, pk):
-        command = schedules.visible_schedules(request.user).filter(pk=pk).first()
+        command = _commands(request.user).filter(pk=pk).first()
         if command is None:
             raise NotFound("no such schedule that you may see")
         return command
 
     @extend_schema(responses={200: s.ScheduleOut, 404: NOT_FOUND})
     def get(self, request, pk):
-        return Response(shown(self._command(request, pk), _visible_ids(request.user)))
+        return Response(shown(self._command(request, pk), request.user, _seen(request.user)))
 
     @extend_schema(responses={204: None, 403: s.Problem, 404: NOT_FOUND})
     def delete(self, request, pk):
