@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import websockets
 from asgiref.sync import sync_to_async
 from django.test import RequestFactory, override_settings
 from prometheus_client.parser import text_string_to_metric_families
@@ -96,6 +97,30 @@ async def test_boot_notifications_answers_and_the_connected_gauge(metered):
         return value(await scrape(metered), "ocpp_connected_chargers", node="metrics-a") == value(before, "ocpp_connected_chargers", node="metrics-a")
 
     await eventually(left_the_gauge)
+
+
+@pytest.fixture
+def metered_closed(servers, transactional_db, settings, metrics_dir):
+    """Auto-create off: unknown chargers are refused with 404."""
+    yield from _serving(servers, settings, OCPP_AUTO_CREATE_CHARGE_POINTS=0, PROMETHEUS_MULTIPROC_DIR=metrics_dir, OCPP_NODE_NAME="metrics-closed")
+
+
+async def test_handshakes_by_outcome(metered_closed):
+    await create_charge_point("met-known", "Accepted")
+    before = await scrape(metered_closed)
+    for _ in range(2):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await RawCharger.connect(metered_closed, "met-stranger")
+        assert refused.value.response.status_code == 404
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await RawCharger.connect(metered_closed, "met-known", subprotocols=("ocpp2.0.1",))
+    assert refused.value.response.status_code == 400
+    charger = await RawCharger.connect(metered_closed, "met-known")
+    await charger.close()
+    after = await scrape(metered_closed)
+    assert delta(before, after, "ocpp_handshakes_total", outcome="unknown_404") == 2
+    assert delta(before, after, "ocpp_handshakes_total", outcome="bad_subprotocol_400") == 1
+    assert delta(before, after, "ocpp_handshakes_total", outcome="accepted") == 1
 
 
 async def test_callerrors_are_counted_with_their_code(metered):
