@@ -1,14 +1,61 @@
 """What goes in and out of the API. Input serializers check types and ranges (a clear 400 per
 field); the meaning (rights, rules) is checked by the domain modules the views call."""
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from rest_framework import serializers
 
 from datapoints import sessions
+from datapoints.periods import parse_moment
 from datapoints.elements import CSMS_ACTIONS, REGISTRATION_STATUSES
 from datapoints.models import Alarm, IdTag
 
 from .models import TrackedCommand
 
 MAX_TIMEOUT = 300.0
+
+
+def storable(value):
+    """A JSON value PostgreSQL can keep: no NUL character in any string or key (jsonb refuses
+    \\u0000, which would be a 500 after the checks passed)."""
+    stack = [value]
+    while stack:  # not recursive: the parser already took the deepest nesting Python allows
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "\x00" in item:
+            raise serializers.ValidationError("text may not contain the NUL character (\\u0000)")
+    return value
+
+
+EARLIEST, LATEST = datetime(1, 1, 2, tzinfo=dt_timezone.utc), datetime(9999, 12, 30, tzinfo=dt_timezone.utc)
+
+
+class Moment(serializers.CharField):
+    """A time filter as typed (`YYYY-MM-DD[ HH:MM]` or ISO 8601, read later in a site's zone by
+    datapoints.periods.parse_moment): checked here so that a bad one is a 400 naming the field,
+    and one at the edge of the calendar (0001-01-01T00:00+01:00) is refused before a database
+    turns it into an OverflowError."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_blank=True, max_length=40, **kwargs)
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        try:
+            moment = parse_moment(text, dt_timezone.utc)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        try:
+            inside = EARLIEST <= moment.astimezone(dt_timezone.utc) <= LATEST
+        except OverflowError:
+            inside = False
+        if not inside:
+            raise serializers.ValidationError(f"{text!r} is out of range: give a time between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}")
+        return text
 
 
 class Problem(serializers.Serializer):
@@ -80,8 +127,8 @@ class PasswordResult(serializers.Serializer):
 class HistoryFilters(serializers.Serializer):
     path = serializers.CharField(max_length=96, help_text="the element path, e.g. Status.status or Config.MaxCurrent")
     connector = serializers.IntegerField(required=False, min_value=0, max_value=1000, help_text="a connector id; none or 0: the charge point itself")
-    since = serializers.CharField(required=False, max_length=40, help_text="YYYY-MM-DD[ HH:MM] or ISO 8601; default 24 hours ago")
-    until = serializers.CharField(required=False, max_length=40, help_text="YYYY-MM-DD[ HH:MM] or ISO 8601; default now")
+    since = Moment(help_text="YYYY-MM-DD[ HH:MM] or ISO 8601; default 24 hours ago")
+    until = Moment(help_text="YYYY-MM-DD[ HH:MM] or ISO 8601; default now")
 
 
 class HistoryEntry(serializers.Serializer):
@@ -90,7 +137,7 @@ class HistoryEntry(serializers.Serializer):
 
 
 class ElementWrite(serializers.Serializer):
-    value = serializers.JSONField(allow_null=True, help_text="the new value, typed (16, true, \"Accepted\") or as text (\"16\")")
+    value = serializers.JSONField(allow_null=True, validators=[storable], help_text="the new value, typed (16, true, \"Accepted\") or as text (\"16\")")
 
 
 class RegistrationResult(serializers.Serializer):
@@ -102,7 +149,7 @@ class RegistrationResult(serializers.Serializer):
 class CommandRequest(serializers.Serializer):
     charge_point = serializers.CharField(max_length=64, help_text="ClientId or datapoint name")
     action = serializers.ChoiceField(CSMS_ACTIONS)
-    payload = serializers.DictField(child=serializers.JSONField(), default=dict, help_text="the OCPP 1.6 payload, checked against its schema")
+    payload = serializers.DictField(child=serializers.JSONField(), default=dict, validators=[storable], help_text="the OCPP 1.6 payload, checked against its schema")
     timeout = serializers.FloatField(required=False, min_value=1, max_value=MAX_TIMEOUT, help_text="seconds the charger has to answer (default OCPP_CALL_TIMEOUT)")
     wait = serializers.BooleanField(default=False, help_text="true: answer when the charger did (200/502/503/504); false: 202 at once, poll the command's URL")
 
@@ -127,8 +174,8 @@ class TransactionFilters(serializers.Serializer):
     charger = serializers.CharField(required=False, max_length=64, help_text="ClientId or datapoint name")
     tag = serializers.CharField(required=False, max_length=20, help_text="an id tag")
     state = serializers.ChoiceField(sessions.STATES, required=False)
-    since = serializers.CharField(required=False, max_length=40, help_text="began at or after: YYYY-MM-DD[ HH:MM] or ISO 8601, in the site's time zone without an offset")
-    until = serializers.CharField(required=False, max_length=40, help_text="began at or before (a date: its end)")
+    since = Moment(help_text="began at or after: YYYY-MM-DD[ HH:MM] or ISO 8601, in the site's time zone without an offset")
+    until = Moment(help_text="began at or before (a date: its end)")
     sort = serializers.ChoiceField([s for key in sessions.SORTS for s in (key, f"-{key}")], default=sessions.DEFAULT_SORT)
 
 
@@ -200,7 +247,7 @@ class ScheduleOut(serializers.Serializer):
 class ScheduleIn(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     action = serializers.ChoiceField(CSMS_ACTIONS)
-    payload = serializers.DictField(child=serializers.JSONField(), help_text='a string "{now}" becomes the time of each run')
+    payload = serializers.DictField(child=serializers.JSONField(), validators=[storable], help_text='a string "{now}" becomes the time of each run')
     charge_points = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list, max_length=10000)
     all_accepted = serializers.BooleanField(default=False, help_text="every accepted charge point (superusers only)")
     at = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="one run at this time")

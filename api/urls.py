@@ -1,7 +1,8 @@
 """The REST API under /api/ (next to datapoints/urls.py's older command endpoint and the local API)."""
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from .errors import not_found
 from .views import alarms, charge_points, commands, id_tags, schedules, transactions
 
 app_name = "api"
@@ -29,4 +30,5 @@ urlpatterns = [
     path("schedules/<int:pk>/", schedules.ScheduleDetail.as_view(), name="schedule"),
     path("alarms/", alarms.Alarms.as_view(), name="alarms"),
     path("alarms/<int:pk>/acknowledge/", alarms.Acknowledge.as_view(), name="acknowledge"),
+    re_path(r"^", not_found),  # last: any other /api/ URL is a JSON 404 (datapoints.urls comes first)
 ]

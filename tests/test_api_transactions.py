@@ -50,7 +50,7 @@ def test_list_filters_detail_csv_and_rights(server):
     status, body = p["viewer"].get("/api/transactions/?state=asleep&sort=colour")
     assert status == 400 and set(body) == {"state", "sort"}
     status, body = p["viewer"].get("/api/transactions/?since=last+tuesday")
-    assert status == 400 and "is not a time" in body["detail"][0]
+    assert status == 400 and "is not a time" in body["since"][0]
 
     status, text, headers = p["viewer"].call("GET", "/api/transactions/csv/?state=closed", raw=True)
     rows = list(csv.reader(io.StringIO(text)))

@@ -1,5 +1,7 @@
 """Transactions (charging sessions): list with the panel's filters, one, and the CSV, all through
 datapoints/sessions.py."""
+from itertools import chain, islice
+
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -47,6 +49,10 @@ class TransactionCsv(APIView):
     @extend_schema(parameters=[s.TransactionFilters], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
         """Every matching transaction as CSV, streamed (the panel's `/sessions.csv`)."""
-        response = StreamingHttpResponse(sessions.csv_lines(_searched(request)), content_type="text/csv; charset=utf-8")
+        lines = sessions.csv_lines(_searched(request))
+        # The header and the first row before the 200 goes out: the query runs here, so a database
+        # error is an error response; once streaming, it would leave the client waiting forever.
+        first = list(islice(lines, 2))
+        response = StreamingHttpResponse(chain(first, lines), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="transactions-{timezone.now():%Y%m%d-%H%M}.csv"'
         return response
