@@ -70,22 +70,62 @@ def test_the_older_command_endpoint_takes_a_token_too(server):
     assert status == 401 and "log in" in body["error"]
 
 
-def test_a_session_works_for_reading(server):
-    """The panel's login cookie is enough to read the API (the browser's docs page uses it)."""
+def logged_in(server, username, password):
+    """A urllib opener holding the panel's session cookie (and the csrftoken cookie), as a browser."""
     import http.cookiejar
     import re
     import urllib.parse
     import urllib.request
 
-    User.objects.create_superuser("root", password="pw-for-tests")
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(server.http + "/accounts/login/").read().decode()
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"username": "root", "password": "pw-for-tests", "csrfmiddlewaretoken": csrf}).encode()
+    form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": csrf}).encode()
     opener.open(urllib.request.Request(server.http + "/accounts/login/", data=form, headers={"Referer": server.http + "/accounts/login/"}))
+    assert any(cookie.name == "sessionid" for cookie in jar)
+    return opener, {cookie.name: cookie.value for cookie in jar}
+
+
+def send(opener, server, method, path, headers=None, body=b"{}"):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(server.http + path, data=body, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with opener.open(request) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_a_session_works_for_reading(server):
+    """The panel's login cookie is enough to read the API (the browser's docs page uses it)."""
+    User.objects.create_superuser("root", password="pw-for-tests")
+    opener, _ = logged_in(server, "root", "pw-for-tests")
     with opener.open(server.http + "/api/charge-points/") as response:
         assert response.status == 200 and json.loads(response.read())["count"] == 0
+
+
+def test_a_session_writes_only_with_the_csrf_token_and_a_bearer_header_never_falls_back_to_it(server):
+    """A cross-site page can make the browser send the session cookie but not the CSRF header (nor
+    an Authorization header without a CORS preflight we never allow): session writes need the
+    token; a wrong bearer token is 401 even next to a good session, not a quiet fall-back."""
+    from datapoints.charge_points import create_charge_point
+
+    create_charge_point("csrf-1")
+    User.objects.create_superuser("root", password="pw-for-tests")
+    opener, cookies = logged_in(server, "root", "pw-for-tests")
+    referer = {"Referer": server.http + "/api/docs/"}
+    status, body = send(opener, server, "POST", "/api/charge-points/csrf-1/approve/", referer)
+    assert status == 403 and "CSRF" in body["detail"]
+    status, body = send(opener, server, "POST", "/api/charge-points/csrf-1/approve/", {"Authorization": "Basic cm9vdDpwdw==", **referer})
+    assert status == 403 and "CSRF" in body["detail"]
+    status, body = send(opener, server, "POST", "/api/charge-points/csrf-1/approve/", {"Authorization": "Bearer odp_not-a-token", "X-CSRFToken": cookies["csrftoken"], **referer})
+    assert status == 401 and body["detail"].startswith("unknown token")
+    status, body = send(opener, server, "POST", "/api/charge-points/csrf-1/approve/", {"X-CSRFToken": cookies["csrftoken"], **referer})
+    assert status == 200 and body["registration_status"] == "Accepted"
+    assert send(opener, server, "GET", "/api/charge-points/csrf-1/", body=None)[0] == 200  # reading needs no token
 
 
 def test_the_admin_lists_and_revokes_tokens_without_showing_them(server):
