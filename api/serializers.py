@@ -3,6 +3,7 @@ field); the meaning (rights, rules) is checked by the domain modules the views c
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from datapoints import sessions
@@ -60,6 +61,13 @@ class Moment(serializers.CharField):
 
 class Problem(serializers.Serializer):
     detail = serializers.CharField(help_text="what was wrong and what to do")
+
+
+# A 400 names each bad field ({"page": ["'x' is not a positive whole number …"]}) or says `detail`.
+BAD_INPUT = OpenApiResponse(
+    {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
+    "bad input: each field with what is wrong with it, or `detail`",
+)
 
 
 # --- charge points ----------------------------------------------------------------------------------

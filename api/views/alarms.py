@@ -14,7 +14,7 @@ from .. import permissions, serializers as s
 class Alarms(generics.GenericAPIView):
     serializer_class = s.AlarmOut
 
-    @extend_schema(parameters=[s.AlarmFilters], responses=s.AlarmOut(many=True))
+    @extend_schema(parameters=[s.AlarmFilters], responses={200: s.AlarmOut(many=True), 400: s.BAD_INPUT})
     def get(self, request):
         """Newest first; by default the active ones (`state=all` for every one)."""
         filters = s.AlarmFilters(data=request.query_params)

@@ -58,7 +58,7 @@ def _has(path, value):
 class ChargePointList(generics.GenericAPIView):
     serializer_class = s.ChargePoint
 
-    @extend_schema(parameters=[s.ChargePointFilters], responses=s.ChargePoint(many=True))
+    @extend_schema(parameters=[s.ChargePointFilters], responses={200: s.ChargePoint(many=True), 400: s.BAD_INPUT})
     def get(self, request):
         filters = s.ChargePointFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -75,7 +75,7 @@ class ChargePointList(generics.GenericAPIView):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(summaries(request.user, page))
 
-    @extend_schema(request=s.ChargePointCreate, responses={201: s.ChargePoint, 400: s.Problem, 403: s.Problem})
+    @extend_schema(request=s.ChargePointCreate, responses={201: s.ChargePoint, 400: s.BAD_INPUT, 403: s.Problem})
     def post(self, request):
         """Create the datapoint of a charger (as `dp_create` and the panel's Create): into a site you
         operate; without a site (superusers only)."""
@@ -173,7 +173,7 @@ class SiteOfChargePoint(APIView):
 
     permission_classes = [permissions.Superuser]
 
-    @extend_schema(request=s.SiteAssign, responses={200: s.ChargePoint, 400: s.Problem, 403: s.Problem, 404: NOT_FOUND})
+    @extend_schema(request=s.SiteAssign, responses={200: s.ChargePoint, 400: s.BAD_INPUT, 403: s.Problem, 404: NOT_FOUND})
     def put(self, request, client_id):
         dp = visible_charge_point(request, client_id)
         data = s.SiteAssign(data=request.data)
@@ -221,7 +221,7 @@ class History(generics.GenericAPIView):
 
     serializer_class = s.HistoryEntry
 
-    @extend_schema(parameters=[s.HistoryFilters], responses={200: s.HistoryEntry(many=True), 404: NOT_FOUND})
+    @extend_schema(parameters=[s.HistoryFilters], responses={200: s.HistoryEntry(many=True), 400: s.BAD_INPUT, 404: NOT_FOUND})
     def get(self, request, client_id):
         dp = visible_charge_point(request, client_id)
         filters = s.HistoryFilters(data=request.query_params)
@@ -258,7 +258,7 @@ class ElementOfChargePoint(APIView):
     """Write an element of the charge point that an operator may write (Config.*; the path
     without the datapoint, e.g. Config.MaxCurrent). Audited as the panel's writes."""
 
-    @extend_schema(request=s.ElementWrite, responses={200: s.ElementValue, 400: s.Problem, 403: REFUSED, 404: NOT_FOUND})
+    @extend_schema(request=s.ElementWrite, responses={200: s.ElementValue, 400: s.BAD_INPUT, 403: REFUSED, 404: NOT_FOUND})
     def put(self, request, client_id, path):
         dp = visible_charge_point(request, client_id, operate=True)
         data = s.ElementWrite(data=request.data)

@@ -27,7 +27,7 @@ def visible_commands(user):
 class Commands(generics.GenericAPIView):
     serializer_class = s.Command
 
-    @extend_schema(responses=s.Command(many=True))
+    @extend_schema(responses={200: s.Command(many=True), 400: s.BAD_INPUT})
     def get(self, request):
         """The commands sent through this endpoint to charge points you may see, newest first."""
         page = self.paginate_queryset(visible_commands(request.user))

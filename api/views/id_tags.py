@@ -31,12 +31,12 @@ class IdTags(generics.GenericAPIView):
     serializer_class = s.IdTagOut
     permission_classes = [permissions.EditsIdTagsToWrite]
 
-    @extend_schema(responses=s.IdTagOut(many=True))
+    @extend_schema(responses={200: s.IdTagOut(many=True), 400: s.BAD_INPUT})
     def get(self, request):
         page = self.paginate_queryset(IdTag.objects.order_by("id_tag"))
         return self.get_paginated_response(s.IdTagOut(page, many=True).data)
 
-    @extend_schema(request=s.IdTagIn, responses={201: s.IdTagOut, 400: s.Problem, 403: s.Problem})
+    @extend_schema(request=s.IdTagIn, responses={201: s.IdTagOut, 400: s.BAD_INPUT, 403: s.Problem})
     def post(self, request):
         data = s.IdTagIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -58,7 +58,7 @@ class IdTagDetail(APIView):
     def get(self, request, pk):
         return Response(s.IdTagOut(self._tag(pk)).data)
 
-    @extend_schema(request=s.IdTagIn, responses={200: s.IdTagOut, 400: s.Problem, 403: s.Problem, 404: NOT_FOUND})
+    @extend_schema(request=s.IdTagIn, responses={200: s.IdTagOut, 400: s.BAD_INPUT, 403: s.Problem, 404: NOT_FOUND})
     def patch(self, request, pk):
         """Change some fields (the id tag itself stays: make a new tag instead)."""
         tag = self._tag(pk)

@@ -44,13 +44,13 @@ def _one(user, pk):
 class Schedules(generics.GenericAPIView):
     serializer_class = s.ScheduleOut
 
-    @extend_schema(responses=s.ScheduleOut(many=True))
+    @extend_schema(responses={200: s.ScheduleOut(many=True), 400: s.BAD_INPUT})
     def get(self, request):
         page = self.paginate_queryset(_commands(request.user).order_by("name", "id"))
         seen = _seen(request.user)
         return self.get_paginated_response([shown(c, request.user, seen) for c in page])
 
-    @extend_schema(request=s.ScheduleIn, responses={201: s.ScheduleOut, 400: s.Problem, 403: s.Problem, 404: OpenApiResponse(s.Problem, "a named charge point you may not see")})
+    @extend_schema(request=s.ScheduleIn, responses={201: s.ScheduleOut, 400: s.BAD_INPUT, 403: s.Problem, 404: OpenApiResponse(s.Problem, "a named charge point you may not see")})
     def post(self, request):
         user = request.user
         if not schedules.may_create(user):

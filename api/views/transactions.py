@@ -30,7 +30,7 @@ def _searched(request):
 class Transactions(generics.GenericAPIView):
     serializer_class = s.TransactionOut
 
-    @extend_schema(parameters=[s.TransactionFilters], responses=s.TransactionOut(many=True))
+    @extend_schema(parameters=[s.TransactionFilters], responses={200: s.TransactionOut(many=True), 400: s.BAD_INPUT})
     def get(self, request):
         page = self.paginate_queryset(_searched(request))
         return self.get_paginated_response(s.TransactionOut(page, many=True).data)
@@ -46,7 +46,7 @@ class TransactionDetail(APIView):
 
 
 class TransactionCsv(APIView):
-    @extend_schema(parameters=[s.TransactionFilters], responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(parameters=[s.TransactionFilters], responses={(200, "text/csv"): OpenApiTypes.STR, 400: s.BAD_INPUT})
     def get(self, request):
         """Every matching transaction as CSV, streamed (the panel's `/sessions.csv`)."""
         lines = sessions.csv_lines(_searched(request))
