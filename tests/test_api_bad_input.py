@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from datapoints.models import AuditEntry, ScheduledCommand, Transaction
 
-from .api_client import people
+from .api_client import Api, people
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,6 +47,11 @@ def test_the_csv_streams_every_row_after_the_first_ones_it_runs_early(server):
     status, text, _ = p["viewer"].call("GET", "/api/transactions/csv/?sort=start", raw=True)
     rows = list(csv.reader(io.StringIO(text)))
     assert status == 200 and rows[0][0] == "transaction_id" and [r[5] for r in rows[1:]] == ["T4", "T3", "T2", "T1", "T0"]
+    as_csv = Api(server, p["viewer"].token, headers={"Accept": "text/csv"})  # was a 406: DRF knew only JSON
+    status, text, headers = as_csv.call("GET", "/api/transactions/csv/", raw=True)
+    assert status == 200 and headers["Content-Type"].startswith("text/csv") and len(text.splitlines()) == 6
+    status, text, headers = as_csv.call("GET", "/api/transactions/csv/?since=never", raw=True)
+    assert status == 400 and headers["Content-Type"] == "application/json" and "is not a time" in text
 
 
 def test_nul_text_is_400_on_every_database(server):

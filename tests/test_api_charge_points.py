@@ -61,10 +61,12 @@ def test_detail_connectors_and_history_of_a_connected_charger(server):
         assert status == 200 and [h["value"] for h in history["results"]] == ["Charging", "Preparing"]
         assert p["viewer"].get("/api/charge-points/cpa-2/history/?path=Status.status&connector=1&since=2999-01-01")[1]["count"] == 0
         assert p["viewer"].get("/api/charge-points/cpa-2/history/?path=Status.status&connector=1&page_size=1")[1]["results"][0]["value"] == "Charging"
-        status, body = p["viewer"].get("/api/charge-points/cpa-2/history/?path=No.Such&connector=7&since=yesterday")
+        status, body = p["viewer"].get("/api/charge-points/cpa-2/history/?path=No.Such&connector=7")
         assert status == 400 and "no connector 7" in body["connector"][0]
-        status, body = p["viewer"].get("/api/charge-points/cpa-2/history/?path=No.Such&since=yesterday")
+        status, body = p["viewer"].get("/api/charge-points/cpa-2/history/?path=No.Such")
         assert status == 400 and "no element 'No.Such'" in body["path"][0]
+        status, body = p["viewer"].get("/api/charge-points/cpa-2/history/?path=Status.status&since=yesterday")
+        assert status == 400 and "is not a time" in body["since"][0]
         status, body = p["viewer"].get("/api/charge-points/cpa-2/history/?path=Status.status&connector=99999999999999999999")
         assert status == 400 and "connector" in body
         assert p["viewer"].get("/api/charge-points/cpa-2/history/?connector=1")[1] == {"path": ["This field is required."]}

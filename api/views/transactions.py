@@ -46,6 +46,11 @@ class TransactionDetail(APIView):
 
 
 class TransactionCsv(APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # `Accept: text/csv` is what this answers, not a 406: the CSV bypasses DRF's renderers, and
+        # an error (400) is still JSON.
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(parameters=[s.TransactionFilters], responses={(200, "text/csv"): OpenApiTypes.STR, 400: s.BAD_INPUT})
     def get(self, request):
         """Every matching transaction as CSV, streamed (the panel's `/sessions.csv`)."""
