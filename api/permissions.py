@@ -27,6 +27,9 @@ class EditsIdTagsToWrite(permissions.BasePermission):
     message = "changing id tags needs the operator role on a site (or a superuser); you may read them"
 
     def has_permission(self, request, view):
+        # In place of the default IsAuthenticated: without the first test anyone read every tag.
+        if not (request.user and request.user.is_authenticated):
+            return False
         return request.method in permissions.SAFE_METHODS or access.may_edit_id_tags(request.user)
 
 

@@ -141,3 +141,27 @@ def test_the_admin_lists_and_revokes_tokens_without_showing_them(server):
     assert client.get("/admin/api/apitoken/add/").status_code == 403
     client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [row.pk]})
     assert ApiToken.objects.get().revoked and Api(server, token).get("/api/charge-points/")[0] == 401
+
+
+def test_every_operation_of_the_schema_needs_a_login(server):
+    """Anonymous or with a wrong token, every operation the schema lists is 401 (the id tags'
+    own permission class once replaced the default IsAuthenticated and let anyone read them)."""
+    import uuid
+
+    from datapoints.models import IdTag
+
+    tag = IdTag.objects.create(id_tag="SECRET-CARD")
+    status, schema = Api(server).get("/api/schema/?format=json")
+    assert status == 200
+    values = {"{client_id}": "x", "{id}": str(tag.pk), "{path}": "Config.MaxCurrent"}
+    checked = 0
+    for template, operations in schema["paths"].items():
+        for method in operations:
+            path = template
+            for name, value in values.items():
+                path = path.replace(name, str(uuid.uuid4()) if name == "{id}" and template.startswith("/api/commands/") else value)
+            for client in (Api(server), Api(server, "odp_wrong")):
+                status, text, headers = client.call(method.upper(), path, {} if method in ("post", "put", "patch") else None, raw=True)
+                assert status == 401 and "SECRET-CARD" not in text and headers["WWW-Authenticate"].startswith("Bearer"), (method, path, status, text[:200])
+                checked += 1
+    assert checked >= 50
