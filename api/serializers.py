@@ -72,10 +72,10 @@ BAD_INPUT = OpenApiResponse(
 
 # --- charge points ----------------------------------------------------------------------------------
 class ChargePointFilters(serializers.Serializer):
-    site = serializers.SlugField(required=False, help_text="a site's slug")
+    site = serializers.SlugField(required=False, help_text="a site's slug; `-`: the charge points without a site")
     registration_status = serializers.ChoiceField(REGISTRATION_STATUSES, required=False, help_text="Config.RegistrationStatus")
     connected = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="State.Connected")
-    search = serializers.CharField(required=False, max_length=100, help_text="part of the ClientId or datapoint name")
+    search = serializers.CharField(required=False, max_length=100, help_text="part of the ClientId, datapoint name, vendor, model or description (as the panel's fleet search)")
 
 
 class ChargePoint(serializers.Serializer):

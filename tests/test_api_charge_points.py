@@ -6,9 +6,11 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from datapoints import passwords
-from datapoints.models import AuditEntry, Datapoint, ElementChange
+from datapoints.charge_points import create_charge_point
+from datapoints.models import AuditEntry, Datapoint, Element, ElementChange
 from datapoints.paths import get_value, set_value
 
 from .api_client import people
@@ -32,6 +34,12 @@ def test_list_filters_and_rights(server):
     status, body = p["viewer"].get("/api/charge-points/")
     assert [(r["client_id"], r["may_operate"]) for r in body["results"]] == [("cpa-1", False)]
     assert p["nobody"].get("/api/charge-points/")[1]["count"] == 0
+    # The fleet page's filters (panel.fleet.Filters): search finds the vendor too, site=- the siteless.
+    Element.objects.create(datapoint=p["b"], path="DeviceInfo.chargePointVendor", value="Go-e Charger", changed_at=timezone.now())
+    create_charge_point("cpn-1")
+    assert [r["client_id"] for r in p["root"].get("/api/charge-points/?search=go-E")[1]["results"]] == ["cpb-1"]
+    assert [r["client_id"] for r in p["root"].get("/api/charge-points/?site=-")[1]["results"]] == ["cpn-1"]
+    assert p["op"].get("/api/charge-points/?site=-")[1]["count"] == 0 and p["viewer"].get("/api/charge-points/?search=go-e")[1]["count"] == 0
     status, body = p["root"].get("/api/charge-points/?registration_status=Maybe&connected=perhaps")
     assert status == 400 and set(body) == {"registration_status", "connected"} and "Maybe" in body["registration_status"][0]
 

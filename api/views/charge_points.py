@@ -4,7 +4,6 @@ panel uses and is audited the same way."""
 from datetime import timedelta
 
 from django.db import IntegrityError
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -19,6 +18,7 @@ from datapoints.keys import KeyNotAccepted, set_new_key
 from datapoints.models import Datapoint, Element, ElementChange
 from datapoints.paths import NotWritable, set_value
 from datapoints.periods import parse_moment
+from panel import fleet
 
 from .. import permissions, serializers as s
 from ..permissions import charge_point as visible_charge_point
@@ -51,10 +51,6 @@ def summaries(user, charge_points):
     ]
 
 
-def _has(path, value):
-    return Exists(Element.objects.filter(datapoint_id=OuterRef("pk"), path=path, value=value))
-
-
 class ChargePointList(generics.GenericAPIView):
     serializer_class = s.ChargePoint
 
@@ -63,15 +59,14 @@ class ChargePointList(generics.GenericAPIView):
         filters = s.ChargePointFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
         found = filters.validated_data
-        rows = access.visible_charge_points(request.user).select_related("site").order_by("name")
-        if found.get("site"):
-            rows = rows.filter(site__slug=found["site"])
-        if found.get("registration_status"):
-            rows = rows.filter(_has("Config.RegistrationStatus", found["registration_status"]))
-        if found.get("connected") is not None:
-            rows = rows.filter(_has("State.Connected", True)) if found["connected"] else rows.exclude(_has("State.Connected", True))
-        if found.get("search"):
-            rows = rows.filter(Q(client_id__icontains=found["search"]) | Q(name__icontains=found["search"]))
+        connected = found.get("connected")
+        panel_filters = fleet.Filters(  # the fleet page's filters: the same rows for the same question
+            site=found.get("site", ""),
+            registration=found.get("registration_status", ""),
+            connection="" if connected is None else ("online" if connected else "offline"),
+            q=found.get("search", ""),
+        )
+        rows = panel_filters.apply(access.visible_charge_points(request.user)).select_related("site").order_by("name")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(summaries(request.user, page))
 
