@@ -16,9 +16,14 @@ from .models import TrackedCommand
 MAX_TIMEOUT = 300.0
 
 
-def storable(value):
-    """A JSON value PostgreSQL can keep: no NUL character in any string or key (jsonb refuses
-    \\u0000, which would be a 500 after the checks passed)."""
+INT64 = range(-(2**63), 2**63)
+
+
+def unstorable(value, numbers=True):
+    """What in a JSON value the system cannot keep or pass on, or "": a NUL character in a string
+    or key (PostgreSQL's jsonb refuses \\u0000: a 500 after every check passed), an integer beyond
+    64 bits (msgpack, on which the channel layer carries commands and change events between nodes,
+    refuses it: the command or the event was lost)."""
     stack = [value]
     while stack:  # not recursive: the parser already took the deepest nesting Python allows
         item = stack.pop()
@@ -28,7 +33,25 @@ def storable(value):
         elif isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, str) and "\x00" in item:
-            raise serializers.ValidationError("text may not contain the NUL character (\\u0000)")
+            return "text may not contain the NUL character (\\u0000)"
+        elif numbers and isinstance(item, int) and not isinstance(item, bool) and item not in INT64:
+            return f"{item} is beyond 64 bits: give a number between {INT64.start} and {INT64.stop - 1}"
+    return ""
+
+
+def storable(value):
+    """A validator: ValidationError naming what `unstorable` found."""
+    problem = unstorable(value)
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value
+
+
+def storable_text(value):
+    """A validator for a value parsed further by its element (10**400 may become a float): NUL only."""
+    problem = unstorable(value, numbers=False)
+    if problem:
+        raise serializers.ValidationError(problem)
     return value
 
 
@@ -145,7 +168,7 @@ class HistoryEntry(serializers.Serializer):
 
 
 class ElementWrite(serializers.Serializer):
-    value = serializers.JSONField(allow_null=True, validators=[storable], help_text="the new value, typed (16, true, \"Accepted\") or as text (\"16\")")
+    value = serializers.JSONField(allow_null=True, validators=[storable_text], help_text="the new value, typed (16, true, \"Accepted\") or as text (\"16\")")
 
 
 class RegistrationResult(serializers.Serializer):

@@ -35,7 +35,7 @@ def test_times_at_the_calendar_edge_are_400_not_500(server):
     status, body = viewer.get("/api/transactions/?since=last+tuesday")
     assert status == 400 and "is not a time" in body["since"][0]
     assert viewer.get("/api/transactions/?since=&until=")[0] == 200  # blank: no bound, as the panel's form sends it
-    assert "Traceback" not in new_log(server, log_start)
+    assert "Traceback" not in new_log(server, log_start) and "could not publish" not in new_log(server, log_start)
 
 
 def test_the_csv_streams_every_row_after_the_first_ones_it_runs_early(server):
@@ -54,7 +54,9 @@ def test_the_csv_streams_every_row_after_the_first_ones_it_runs_early(server):
     assert status == 400 and headers["Content-Type"] == "application/json" and "is not a time" in text
 
 
-def test_nul_text_is_400_on_every_database(server):
+def test_nul_text_and_numbers_beyond_64_bits_are_400_on_every_database(server):
+    """NUL: PostgreSQL's jsonb refuses it (a 500). Integers beyond 64 bits: msgpack, on which the
+    channel layer carries commands and change events, refuses them (the event was lost, logged)."""
     p = people(server, "bad-n-a", "bad-n-b")
     log_start = len(server.logs())
     op, nul = p["op"], "a\u0000b"
@@ -66,10 +68,17 @@ def test_nul_text_is_400_on_every_database(server):
     assert status == 400 and "NUL" in body["payload"][0] and not ScheduledCommand.objects.exists()
     status, body = op.put("/api/charge-points/bad-n-a/elements/Config.Description/", {"value": nul})
     assert status == 400 and "NUL" in body["value"][0]
+    status, body = op.put("/api/charge-points/bad-n-a/elements/Config.HeartbeatInterval/", {"value": 2**70})
+    assert status == 400 and "beyond 64 bits" in body["value"][0]
+    status, body = op.put("/api/charge-points/bad-n-a/elements/Config.HeartbeatInterval/", {"value": str(2**70)})  # parsed to that int
+    assert status == 400 and "beyond 64 bits" in body["value"][0]
+    status, body = op.post("/api/commands/", {"charge_point": "bad-n-a", "action": "ChangeAvailability", "payload": {"connectorId": 2**64, "type": "Operative"}})
+    assert status == 400 and "beyond 64 bits" in body["payload"][0]
+    assert op.put("/api/charge-points/bad-n-a/elements/Config.HeartbeatInterval/", {"value": 2**63 - 1})[0] == 200
     assert op.get("/api/charge-points/a%00b/") == (404, {"detail": "no such charge point"})
     assert op.post("/api/commands/", {"charge_point": nul, "action": "Reset", "payload": {"type": "Soft"}})[0] == 400
     assert not AuditEntry.objects.filter(action="command").exists()
-    assert "Traceback" not in new_log(server, log_start)
+    assert "Traceback" not in new_log(server, log_start) and "could not publish" not in new_log(server, log_start)
 
 
 def test_bodies_too_deep_or_too_big_pages_and_unknown_urls(server):
@@ -92,4 +101,34 @@ def test_bodies_too_deep_or_too_big_pages_and_unknown_urls(server):
     assert status == 404 and headers["Content-Type"] == "application/json" and "/api/docs/" in body["detail"]
     assert op.get("/api/nothing-here")[0] == 404
     assert op.post("/api/charge-points/bad-b-a/commands/Reset", {"type": "Soft"})[0] == 503  # the older endpoint still routed
-    assert "Traceback" not in new_log(server, log_start)
+    assert "Traceback" not in new_log(server, log_start) and "could not publish" not in new_log(server, log_start)
+
+
+WRONG = [None, True, -1, 2**70, 1.5, 1e308, "", "x" * 5000, "a\u0000", "é", [], [1, "a"], {}, {"a": {"b": [None]}}, "0001-01-01T00:00:00+05:00"]
+
+
+def test_every_field_of_every_write_given_wrong_values_is_never_a_500(server):
+    """Each field of each write, one wrong value at a time (types, huge numbers, NUL, nesting):
+    a 2xx or a 4xx, never a 5xx (a command to the offline charger may be 503 with wait)."""
+    p = people(server, "bad-w-a", "bad-w-b")
+    log_start = len(server.logs())
+    writes = {
+        ("POST", "/api/charge-points/"): {"client_id": "bad-w-new", "registration_status": "Pending", "site": "site-a"},
+        ("PUT", "/api/charge-points/bad-w-a/site/"): {"site": "site-a"},
+        ("POST", "/api/charge-points/bad-w-a/password/"): {"timeout": 1},
+        ("PUT", "/api/charge-points/bad-w-a/elements/Config.Description/"): {"value": "x"},
+        ("PUT", "/api/charge-points/bad-w-a/elements/Config.HeartbeatInterval/"): {"value": 60},
+        ("POST", "/api/commands/"): {"charge_point": "bad-w-a", "action": "Reset", "payload": {"type": "Soft"}, "timeout": 1, "wait": False},
+        ("POST", "/api/id-tags/"): {"id_tag": "BAD-W", "status": "Accepted", "expiry_date": None, "parent_id_tag": "", "max_concurrent_tx": None, "in_local_list": False, "note": ""},
+        ("POST", "/api/schedules/"): {"name": "bad-w", "action": "Reset", "payload": {"type": "Soft"}, "charge_points": ["bad-w-a"], "all_accepted": False, "at": None, "cron": "0 3 * * *", "timeout": 30},
+    }
+    answered = set()
+    for (method, path), good in writes.items():
+        cases = [(field, value) for field in good for value in WRONG] + [("payload.type", value) for value in WRONG if "payload" in good]
+        for field, value in cases:
+            body = {**good, "payload": {"type": value}} if field == "payload.type" else {**good, field: value}
+            status, text, _ = p["root"].call(method, path, body, raw=True)
+            assert status < 500 or (path == "/api/commands/" and status == 503), (method, path, field, value, status, text[:300])
+            answered.add(status)
+    assert {200, 400} <= answered
+    assert "Traceback" not in new_log(server, log_start) and "could not publish" not in new_log(server, log_start)

@@ -266,6 +266,8 @@ class ElementOfChargePoint(APIView):
         full = f"{dp.name}.{path}"
         try:
             value = spec.parse("" if given is None else given if isinstance(given, str) else _as_text(given))
+            if s.unstorable(value):  # e.g. "1180591620717411303424" parsed to an int beyond 64 bits
+                raise ValueError(s.unstorable(value))
             set_value(full, value)
         except NotWritable as exc:
             raise ValidationError({"path": [str(exc)]}) from None
