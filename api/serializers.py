@@ -17,21 +17,25 @@ MAX_TIMEOUT = 300.0
 
 
 INT64 = range(-(2**63), 2**63)
+MAX_DEPTH = 32  # OCPP 1.6's deepest payload (SetChargingProfile) nests 5 levels
 
 
 def unstorable(value, numbers=True):
     """What in a JSON value the system cannot keep or pass on, or "": a NUL character in a string
     or key (PostgreSQL's jsonb refuses \\u0000: a 500 after every check passed), an integer beyond
     64 bits (msgpack, on which the channel layer carries commands and change events between nodes,
-    refuses it: the command or the event was lost)."""
-    stack = [value]
+    refuses it: the command or the event was lost), nesting deeper than MAX_DEPTH (a schedule's
+    payload is walked recursively at each run: 500 levels were a RecursionError)."""
+    stack = [(value, 0)]
     while stack:  # not recursive: the parser already took the deepest nesting Python allows
-        item = stack.pop()
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)) and depth >= MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
         if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((key, depth + 1) for key in item.keys())
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, str) and "\x00" in item:
             return "text may not contain the NUL character (\\u0000)"
         elif numbers and isinstance(item, int) and not isinstance(item, bool) and item not in INT64:

@@ -54,9 +54,10 @@ def test_the_csv_streams_every_row_after_the_first_ones_it_runs_early(server):
     assert status == 400 and headers["Content-Type"] == "application/json" and "is not a time" in text
 
 
-def test_nul_text_and_numbers_beyond_64_bits_are_400_on_every_database(server):
+def test_nul_text_numbers_beyond_64_bits_and_deep_nesting_are_400_on_every_database(server):
     """NUL: PostgreSQL's jsonb refuses it (a 500). Integers beyond 64 bits: msgpack, on which the
-    channel layer carries commands and change events, refuses them (the event was lost, logged)."""
+    channel layer carries commands and change events, refuses them (the event was lost, logged).
+    500 levels of nesting: a schedule's payload is rendered recursively (a RecursionError)."""
     p = people(server, "bad-n-a", "bad-n-b")
     log_start = len(server.logs())
     op, nul = p["op"], "a\u0000b"
@@ -75,6 +76,10 @@ def test_nul_text_and_numbers_beyond_64_bits_are_400_on_every_database(server):
     status, body = op.post("/api/commands/", {"charge_point": "bad-n-a", "action": "ChangeAvailability", "payload": {"connectorId": 2**64, "type": "Operative"}})
     assert status == 400 and "beyond 64 bits" in body["payload"][0]
     assert op.put("/api/charge-points/bad-n-a/elements/Config.HeartbeatInterval/", {"value": 2**63 - 1})[0] == 200
+    deep = json.loads("[" * 500 + "]" * 500)  # parses, but a schedule's run walks it recursively: was a 500
+    status, body = op.post("/api/schedules/", {"name": "deep", "action": "DataTransfer", "payload": {"vendorId": "v", "data": deep}, "charge_points": ["bad-n-a"], "cron": "0 3 * * *"})
+    assert status == 400 and body["payload"] == ["nested deeper than 32 levels"]
+    assert op.post("/api/commands/", {"charge_point": "bad-n-a", "action": "DataTransfer", "payload": {"vendorId": "v", "data": deep}})[1] == {"payload": ["nested deeper than 32 levels"]}
     assert op.get("/api/charge-points/a%00b/") == (404, {"detail": "no such charge point"})
     assert op.post("/api/commands/", {"charge_point": nul, "action": "Reset", "payload": {"type": "Soft"}})[0] == 400
     assert not AuditEntry.objects.filter(action="command").exists()
