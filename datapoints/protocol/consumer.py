@@ -10,6 +10,7 @@ Channel-layer messages it takes (from any process, through the address book):
 import asyncio
 import logging
 import time
+import weakref
 
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
@@ -37,7 +38,9 @@ class ChargePointConsumer(AsyncConsumer):
     session = None
     outbox = None
     epoch = None
-    counted_on_node = None  # the node this connection counts on in ocpp_connected_chargers
+    # This connection's place in ocpp_connected_chargers: released once, at the disconnect or, if the
+    # consumer died before accepting (the connected writes failed), when it is collected.
+    counted = None
 
     async def dispatch(self, message):
         # Channels >= 4.2 calls aclose_old_connections() (a thread hop) before every message; at
@@ -81,8 +84,9 @@ class ChargePointConsumer(AsyncConsumer):
     def _connected_writes(self, decision, remote, subprotocol):
         cp, session = self.session.cp, self.session
         node = settings.OCPP_NODE_NAME or self.channel_name.split("!")[0]
-        self.counted_on_node = node
         metrics.charger_connected(node)
+        self.counted = weakref.finalize(self, metrics.charger_disconnected, node)
+        self.counted.atexit = False  # at exit the process's live files go anyway
 
         def run(work):
             now = work.now.isoformat()
@@ -183,8 +187,8 @@ class ChargePointConsumer(AsyncConsumer):
 
     # --- closing --------------------------------------------------------------------------------
     async def websocket_disconnect(self, message):
-        if self.counted_on_node is not None:
-            metrics.charger_disconnected(self.counted_on_node)
+        if self.counted is not None:
+            self.counted()
         if self.session is not None:
             await self.outbox.close()
             if await address_book().release(self.session.client_id, self.epoch):
