@@ -6,7 +6,14 @@ at once: the last handshake done 10.4-10.8 s -> 8.3-9.0 s, the last boot 17.2-17
 Its log calls also colour their arguments eagerly (hltype/hlval through click.style) whether or
 not the line is logged: about 5% of a storm's CPU after the collector tuning (ADR 0018), so those
 become plain too while debug logging is off.
+Every new connection also copied the factory's ~30 options into its own instance dict, which, with
+autobahn's many other attributes, is far past the 30 keys CPython 3.11 shares between instances: a
+few KB per idle charger. Daphne has one factory, so the options are put on its protocol class once
+instead, where autobahn's `hasattr` check finds them.
 Re-check on autobahn upgrades (pinned in requirements.txt)."""
+
+
+import types
 
 
 def _placeholder(_obj, *args, **kwargs):
@@ -21,11 +28,37 @@ def _plain_value(value, *args, **kwargs):
     return value
 
 
+def _options_on_the_class(protocol_class):
+    original = protocol_class._connectionMade
+
+    def _connectionMade(self):
+        cls = type(self)
+        if "_ocpp_options_from" not in cls.__dict__:
+            for name in self.CONFIG_ATTRS:
+                value = getattr(self.factory, name)
+                # A plain function (perMessageCompressionAccept) on a class would become a method.
+                setattr(cls, name, staticmethod(value) if isinstance(value, types.FunctionType) else value)
+            cls._ocpp_options_from = self.factory
+        elif cls._ocpp_options_from is not self.factory:  # a second factory: copy per instance, as autobahn does
+            for name in self.CONFIG_ATTRS:
+                setattr(self, name, getattr(self.factory, name))
+        original(self)
+
+    protocol_class._connectionMade = _connectionMade
+
+
 def install():
     import txaio
     from autobahn.twisted import websocket as twisted_websocket
     from autobahn.websocket import protocol
 
+    try:
+        from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
+    except ImportError:
+        DaphneProtocol = None
+    if DaphneProtocol is not None and not getattr(DaphneProtocol, "_ocpp_tuned", False):
+        _options_on_the_class(DaphneProtocol)
+        DaphneProtocol._ocpp_tuned = True
     if txaio.get_global_log_level() in ("debug", "trace"):
         return
     protocol.pformat = _placeholder

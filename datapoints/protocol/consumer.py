@@ -64,6 +64,7 @@ class ChargePointConsumer(AsyncConsumer):
             decision = await handshake.get_gate().decide(self._handshake_request(client_id, remote))
         except Exception:
             return await self._deny(503, "the central system cannot reach its database; retry later", [("Retry-After", "30")])
+        self._forget_headers()
         if decision.status:
             return await self._deny(decision.status, decision.reason, decision.headers)
         self.session = decision.session
@@ -124,6 +125,13 @@ class ChargePointConsumer(AsyncConsumer):
             came_over_tls(self.scope),
             (verify, certificate) if verify or certificate else None,
         )
+
+    def _forget_headers(self):
+        """The handshake's headers (its Authorization among them) are not needed once it is decided:
+        not kept for the connection's lifetime, in memory (about 1 KB per charger) or anywhere."""
+        headers = self.scope.get("headers")
+        if isinstance(headers, list):
+            headers.clear()
 
     def _header(self, name):
         for key, value in self.scope.get("headers", []):
