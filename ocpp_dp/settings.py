@@ -111,7 +111,9 @@ if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL"
     }
     _db["CONN_HEALTH_CHECKS"] = False
 elif _db["ENGINE"] == "django.db.backends.postgresql":
-    _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 300)
+    # A Celery worker keeps its one connection. Under Daphne without the pool, every request may
+    # run in a thread of its own: persistent connections there piled up to PostgreSQL's limit.
+    _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 300 if IN_CELERY else 0)
     _db["CONN_HEALTH_CHECKS"] = True
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("OPTIONS", {}).update(

@@ -62,3 +62,17 @@ async def test_outcomes_map_to_http_statuses(server):
     assert await dp_get(f"{name}.Commands.UnlockConnector.Response") == {"status": "Unlocked"}
     audited = await sync_to_async(lambda: list(AuditEntry.objects.filter(action="command").order_by("at").values_list("username", "detail__command", "ok")))()
     assert audited == [("op", "Reset", False), ("op", "Reset", False), ("op", "UnlockConnector", True)]
+
+
+async def test_the_session_cookie_needs_the_csrf_token(server):
+    """Another site's page cannot make a logged-in operator's browser send a command."""
+    name = await create_charge_point("api-csrf", "Accepted")
+    client = AsyncClient(enforce_csrf_checks=True)
+    await client.aforce_login(await operator(True, "api-csrf"))
+    status, body = await post(client, name, "Reset", {"type": "Soft"})
+    assert status == 403 and "X-CSRFToken" in body["error"]
+    assert await sync_to_async(lambda: AuditEntry.objects.filter(action="command").exists())() is False  # nothing was sent or recorded
+    await client.get("/accounts/login/")  # sets the csrftoken cookie, as the panel's pages do
+    token = client.cookies["csrftoken"].value
+    response = await client.post(f"/api/charge-points/{name}/commands/Reset", json.dumps({"type": "Soft"}), content_type="application/json", headers={"X-CSRFToken": token})
+    assert response.status_code == 503 and json.loads(response.content)["status"] == "offline"  # checked, then sent (the charger is offline)
