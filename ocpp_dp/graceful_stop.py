@@ -111,6 +111,16 @@ def _websocket_applications():
     ]
 
 
+def _awaiting(coroutine):
+    """Where a coroutine waits: its await chain, outermost first."""
+    chain = []
+    while coroutine is not None and getattr(coroutine, "cr_frame", None) is not None:
+        frame = coroutine.cr_frame
+        chain.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno})")
+        coroutine = coroutine.cr_await
+    return chain
+
+
 async def _finish(deadline):
     """Wait for the websockets' applications to end (their disconnect handled and written), close
     any socket that was accepted meanwhile, then stop the reactor (Daphne ends the rest)."""
@@ -126,8 +136,8 @@ async def _finish(deadline):
         log.warning("graceful stop: %d websocket(s) still open after %.0f s; stopping anyway", len(pending), STOP_SECONDS)
         for protocol, details in list(_server.connections.items()):
             if details.get("application_instance") in pending:  # say where each one waits
-                frames = details["application_instance"].get_stack(limit=1)
-                log.warning("graceful stop: %s still open, waiting in %s", getattr(protocol, "path", b"?").decode(), frames[0] if frames else "?")
+                where = " <- ".join(reversed(_awaiting(details["application_instance"].get_coro())))
+                log.warning("graceful stop: %s still open (socket state %s), waiting in %s", getattr(protocol, "path", b"?").decode(), protocol.state, where or "?")
     log.warning("graceful stop: sockets closed in %.2f s; stopping", time.monotonic() - started)
     # Reap the finished applications now: Daphne's own kill_all_applications raises KeyError on a
     # connection whose application it reaped but which is still open (so the rest are not killed).

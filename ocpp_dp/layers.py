@@ -42,10 +42,25 @@ class RedisLayer(RedisChannelLayer):
     messages between processes wait (commands across nodes fail at once: the address book is in
     Redis too, datapoints/addresses.py)."""
 
+    # channels_redis waits for a message in BZPOPMIN for 5 s; 1 s bounds how long a lost cancel
+    # (below) holds a consumer that ends: one idle read a second per process.
+    brpop_timeout = 1
+
     def __init__(self, hosts=None, **kwargs):
         # One retry on a fresh connection: after a Redis restart every pooled connection is stale.
         hosts = [{**host, "retry": Retry(NoBackoff(), 1)} for host in decode_hosts(hosts)]
         super().__init__(hosts=hosts, **kwargs)
+
+    async def _brpop_with_clean(self, index, channel, timeout):
+        # A cancel that arrives while redis-py reads the blocking pop is lost (the read goes on and
+        # channels_redis pops again, forever): a consumer's cleanup (Channels cancels its receive
+        # and awaits it) then never ended. The task still counts the cancel: honour it once the
+        # pop came back empty (within brpop_timeout).
+        result = await super()._brpop_with_clean(index, channel, timeout)
+        task = asyncio.current_task()
+        if result is None and task is not None and task.cancelling():
+            raise asyncio.CancelledError()
+        return result
 
     async def receive_single(self, channel):
         down_since = None

@@ -242,3 +242,15 @@ class PrivateRedis:
     def stop(self):
         self.process.terminate()
         self.process.wait(10)
+
+
+def serving(tmp_path, names, env=None, start=None):
+    """A fixture's body: the cluster for one test, closed after it (`yield from serving(...)`)."""
+    from .conftest import _settle
+
+    built = Cluster(tmp_path, names, env, start)
+    try:
+        yield built
+    finally:
+        built.close()
+        _settle()

@@ -3,14 +3,12 @@ queued transaction messages (StartTransaction, MeterValues, StopTransaction with
 times of when they happened) back to back: each is stored with the charger's timestamp, in the
 order sent, and answered in that order. Runs on both databases."""
 import asyncio
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from asgiref.sync import sync_to_async
 
-from .conftest import _settle
-from .faults import Charger, Cluster
+from .faults import Charger, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 READINGS = 12
@@ -18,10 +16,7 @@ READINGS = 12
 
 @pytest.fixture
 def cluster(transactional_db, tmp_path):
-    built = Cluster(tmp_path, ["a"])
-    yield built
-    built.close()
-    _settle()
+    yield from serving(tmp_path, ["a"])
 
 
 def stamp(moment):

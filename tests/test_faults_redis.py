@@ -11,8 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from asgiref.sync import sync_to_async
 
-from .conftest import _settle
-from .faults import Cluster, PrivateRedis, close_fleet, element_values, fleet, until_all_connected
+from .faults import PrivateRedis, close_fleet, element_values, fleet, serving, until_all_connected
 from .test_nodes import post_command
 
 pytestmark = [
@@ -33,10 +32,7 @@ def redis_server(tmp_path):
 
 @pytest.fixture
 def cluster(transactional_db, tmp_path, redis_server):
-    built = Cluster(tmp_path, ["a", "b"], env={"REDIS_URL": redis_server.url, "OCPP_ADDRESS_TTL": LEASE, "OCPP_CHANNEL_PREFIX": "fltredis"})
-    yield built
-    built.close()
-    _settle()
+    yield from serving(tmp_path, ["a", "b"], env={"REDIS_URL": redis_server.url, "OCPP_ADDRESS_TTL": LEASE, "OCPP_CHANNEL_PREFIX": "fltredis"})
 
 
 def now():

@@ -14,10 +14,9 @@ import time
 
 import pytest
 
-from .conftest import _settle
 from ocpp_dp.graceful_stop import STOP_SECONDS
 
-from .faults import Cluster, all_on, close_fleet, fleet, until, until_all_connected
+from .faults import all_on, close_fleet, fleet, serving, until, until_all_connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FLEET = 60
@@ -25,10 +24,7 @@ FLEET = 60
 
 @pytest.fixture
 def cluster(transactional_db, tmp_path):
-    built = Cluster(tmp_path, ["a", "b"])
-    yield built
-    built.close()
-    _settle()
+    yield from serving(tmp_path, ["a", "b"])
 
 
 def silent_websocket(port, client_id):

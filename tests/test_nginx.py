@@ -102,7 +102,7 @@ def get(url, headers=None):
 
 def test_the_config_sets_what_deployments_get_wrong():
     site = nginx_config("--listen", "8080", "--node", "10.0.0.1:8001", "--node", "10.0.0.2:8001", "--server-name", "ocpp.example.com")
-    assert "server 10.0.0.1:8001;" in site and "server 10.0.0.2:8001;" in site
+    assert "server 10.0.0.1:8001 max_fails=0;" in site and "server 10.0.0.2:8001 max_fails=0;" in site  # never marked down: see the template
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in site and "$proxy_add_x_forwarded_for" not in site  # set, never appended
     assert "proxy_http_version 1.1;" in site and "proxy_set_header Upgrade $http_upgrade;" in site
     assert "proxy_read_timeout 3600s;" in site  # far above Daphne's 20 s ping: no drop after 60 s of silence
