@@ -59,6 +59,7 @@ NOT_WRITTEN_BY_SESSION = {
         "Power.Offered", "Current.Import", "Current.Import.L1", "Current.Import.L2", "Current.Import.L3", "Current.Offered",
         "Frequency", "Power.Factor", "SoC", "Temperature")},
     (CHARGE_POINT, "Config.EnergyUnitOverride"): "an operator's correction this session does not need (tests/test_metering.py covers it)",
+    (CHARGE_POINT, "Config.SecurityProfile"): "unset means 1 with a password, else 0; an operator's choice (tests/test_security_profiles.py covers it)",
     (CHARGE_POINT, "State.EnergyUnitSuspect"): "raised only by a register 1000x too slow for the power (tests/test_metering.py covers it)",
     **{(CHARGE_POINT, path): "issue 9: not written yet" for path in (
         "Config.MaxCurrent", "State.MaxCurrent",
