@@ -27,12 +27,17 @@ class GroupRunner:
 
     async def submit(self, item):
         """Handle `item` in the next flush; return its value, or raise its exception."""
+        return await self.enqueue(item)
+
+    def enqueue(self, item):
+        """Queue `item` for the next flush now (in order with everything submitted after it) and
+        return the future of its outcome, for a caller that need not wait for it."""
         future = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._drain())
-        return await future
+        return future
 
     async def _drain(self):
         try:

@@ -13,6 +13,7 @@ Each flush also stores the OCPP frames logged since the last one (messagelog.py)
 transaction (on PostgreSQL in the element writes' statement); after a failed batch they go in a
 transaction of their own.
 """
+import functools
 import logging
 import time
 
@@ -59,6 +60,13 @@ class Recorder(GroupRunner):
     async def submit(self, run):
         """Run `run(work)` in the next batch; return its result once committed."""
         return await super().submit(Work(run))
+
+    def submit_nowait(self, run, what):
+        """Run `run(work)` in the next batch without waiting for the commit; a failure is logged
+        (`what` names it). Later submissions are committed in the same batch or after it."""
+        future = self.enqueue(Work(run))
+        future.add_done_callback(functools.partial(_log_failure, what))
+        return future
 
     # --- database thread ------------------------------------------------------------------------
     def _flush(self, batch):
@@ -111,6 +119,11 @@ class Recorder(GroupRunner):
         if now - self._last_connection_check > CONNECTION_CHECK_SECONDS:
             self._last_connection_check = now
             close_old_connections()
+
+
+def _log_failure(what, future):
+    if not future.cancelled() and future.exception() is not None:
+        log.error("%s failed: %s", what, future.exception())
 
 
 _recorder = None

@@ -33,3 +33,22 @@ async def test_a_sweep_without_redis_leaves_other_processes_connections_alone(se
     assert name in await sync_to_async(connections.sweep)()
     assert await dp_get(f"{name}.State.Connected") is False
     await charger.close()
+
+
+async def test_the_connect_writes_are_committed_before_the_first_answer(server):
+    """The handshake does not wait for its own commit (datapoints/recorder.py submit_nowait): the
+    connect writes go in the batch of the charger's first message or an earlier one, so once the
+    charger has an answer they are stored, for every one of many chargers at once."""
+    import asyncio
+
+    async def connect_and_boot(n):
+        charger = await RawCharger.connect(server, f"CONN-NOWAIT-{n}")
+        await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"})
+        name = (await sync_to_async(find_charge_point)(f"CONN-NOWAIT-{n}")).name
+        stored = (await dp_get(f"{name}.State.Connected"), await dp_get(f"{name}.State.ConnectedSince"), await dp_get(f"{name}.State.Node"))
+        return charger, stored
+
+    results = await asyncio.gather(*(connect_and_boot(n) for n in range(30)))
+    for charger, (connected, since, node) in results:
+        assert connected is True and since and node
+        await charger.close()

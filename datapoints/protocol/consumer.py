@@ -73,7 +73,10 @@ class ChargePointConsumer(AsyncConsumer):
         previous = await address_book().claim(client_id, self.channel_name, self.epoch)
         if previous and previous["epoch"] != self.epoch:
             await self.channel_layer.send(previous["channel"], {"type": "cp.takeover", "epoch": previous["epoch"]})
-        await get_recorder().submit(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""))
+        # Not awaited: the connect writes share the next group commit with what the charger sends
+        # first (its boot, committed in the same batch or after), instead of holding the handshake
+        # for a commit of their own; in a reconnect storm that was a second database round per charger.
+        get_recorder().submit_nowait(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""), f"{client_id}: the connect writes")
         ensure_sweeper()
         ensure_cache_refresher()
         messagelog.ensure_periodic_tasks()
