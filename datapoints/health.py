@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 REDIS_TIMEOUT = 1.0  # seconds: a probe must answer well within the balancer's own timeout
+PROBE_TIMEOUT = 2.0  # seconds to wait for a pooled database connection
 _draining = False
 
 
@@ -29,9 +30,16 @@ def node():
 
 def database_check():
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+            # Django's cursor() would wait the pool's whole timeout (10 s) for a connection while
+            # PostgreSQL is down: past the balancer's probe timeout. The probe asks the pool itself.
+            connection.pool.open()  # as Django does before its first connection (a no-op after)
+            with connection.pool.connection(timeout=PROBE_TIMEOUT) as conn:
+                conn.execute("SELECT 1").fetchone()
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
     except Exception as exc:  # any failure is the answer, not a 500
         return f"unreachable: {type(exc).__name__}: {str(exc).strip()[:200]} (check DATABASE_URL and that the database server runs)"
     return "ok"

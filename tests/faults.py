@@ -9,6 +9,7 @@ import itertools
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -254,3 +255,53 @@ def serving(tmp_path, names, env=None, start=None):
     finally:
         built.close()
         _settle()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb + pg_ctl from Debian's postgresql package, in
+    a temporary directory, on a free port; never the shared one: this one is restarted), migrated."""
+
+    def __init__(self):
+        import glob
+        import os
+        import tempfile
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
+        assert found, "PostgreSQL's server binaries are missing (make services installs them)"
+        self.bin = Path(found[-1]).parent
+        # Not under pytest's basetemp: its directories are private to this user, and as root the
+        # server must run as postgres (initdb refuses root).
+        self.dir = Path(tempfile.mkdtemp(prefix="ocpp-faults-pg-"))
+        self.port = _free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/ocpp"
+        self.as_owner = [] if os.geteuid() else ["runuser", "-u", "postgres", "--"]
+        if not os.geteuid():
+            os.chown(self.dir, *_uid_gid("postgres"))
+        self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "ocpp")
+        env = {**os.environ, "DATABASE_URL": self.url}
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=Path(__file__).resolve().parent.parent, env=env, check=True)
+
+    def _run(self, tool, *args):
+        subprocess.run([*self.as_owner, str(self.bin / tool), *args], check=True, capture_output=True)
+
+    def start(self):
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.dir), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def stop(self):
+        self._run("pg_ctl", "-D", str(self.dir), "-m", "fast", "-w", "stop")
+
+    def remove(self):
+        import shutil
+
+        subprocess.run([*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _uid_gid(user):
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
