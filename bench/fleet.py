@@ -25,6 +25,7 @@ class Charger:
         self.url = f"{url}/{client_id}"
         self.ws = None
         self.n = 0
+        self.retries = 0  # handshakes that failed and were tried again
 
     async def connect(self):
         for attempt in range(20):
@@ -32,6 +33,7 @@ class Charger:
                 self.ws = await websockets.connect(self.url, subprotocols=["ocpp1.6"], ping_interval=None, compression=None, open_timeout=60, max_queue=4)
                 return
             except (OSError, asyncio.TimeoutError, websockets.InvalidStatus, websockets.InvalidHandshake):
+                self.retries += 1
                 await asyncio.sleep(0.1 * (attempt + 1))
         raise RuntimeError(f"could not connect {self.url}")
 
@@ -78,7 +80,8 @@ async def storm(url, n, connectors, prefix):
     await asyncio.gather(*(one(c) for c in chargers))
     elapsed = time.perf_counter() - start
     await asyncio.gather(*(c.ws.close() for c in chargers), return_exceptions=True)
-    return {"mode": "storm", "chargers": n, "connectors": connectors, "seconds": round(elapsed, 3), "calls": n * (1 + connectors)}
+    retries = sum(c.retries for c in chargers)
+    return {"mode": "storm", "chargers": n, "connectors": connectors, "seconds": round(elapsed, 3), "calls": n * (1 + connectors), "retries": retries}
 
 
 async def closed_loop(url, n, seconds, prefix):

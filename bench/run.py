@@ -1,8 +1,13 @@
 """Benchmark: this server (one Daphne process, PostgreSQL) against the baseline
 (`bench/baseline_server.py`), measured in the same run, alternating A B A B.
 
-  python bench/run.py [--rounds 3] [--loop-chargers 200] [--seconds 10] [--storm 5000] [--idle 2000]
-                      [--variant NAME:VAR=VALUE[,VAR=VALUE...]]... [--via-nginx]
+  python bench/run.py [--rounds 3] [--loop-chargers 200] [--seconds 10] [--storm 3000,5000,10000]
+                      [--idle 2000] [--variant NAME:VAR=VALUE[,VAR=VALUE...]]... [--via-nginx]
+
+Each storm size runs twice per round on the same server: chargers it has never seen (auto-created:
+`unknown`), then the same chargers again (`known`). Times are reported with ours/baseline ratios
+(lower is better; the baseline stores nothing, so known and unknown are the same to it), and with
+the handshakes the fleet had to retry (`retries`: 0 means none was dropped or refused).
 
 `--storm 0` / `--idle 0` skip those parts. Each `--variant` runs our server once more per round
 with those environment variables (e.g. `--variant log-off:OCPP_MESSAGE_LOG_DAYS=0`), in the same
@@ -121,6 +126,13 @@ def idle_rss(start, port, n, prefix):
         stop(proc)
 
 
+def storm_sizes(text):
+    sizes = [int(part) for part in text.split(",") if part.strip()]
+    if any(size < 0 for size in sizes):
+        raise argparse.ArgumentTypeError("expected charger counts like 3000,5000,10000 (0: no storm)")
+    return [size for size in sizes if size]
+
+
 def variant(text):
     name, _, assignments = text.partition(":")
     env = dict(item.split("=", 1) for item in assignments.split(",") if item)
@@ -134,7 +146,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--loop-chargers", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--storm", type=int, default=5000, help="0: no storm")
+    parser.add_argument("--storm", type=storm_sizes, default=[3000, 5000, 10000], help="charger counts, comma-separated; 0: no storm")
     parser.add_argument("--idle", type=int, default=2000, help="0: no idle measurement")
     parser.add_argument("--variant", type=variant, action="append", default=[], help="NAME:VAR=VALUE,...: our server again with this environment")
     parser.add_argument("--via-nginx", action="store_true", help="our server once more, behind nginx (variant 'nginx')")
@@ -147,7 +159,7 @@ def main():
     if args.via_nginx:
         servers.append(("nginx", start_ours_via_nginx))
         variants.append("nginx")
-    results = {name: {"loop": [], "storm": []} for name, _start in servers}
+    results = {name: {"loop": [], "storm": {str(n): {"unknown": [], "known": [], "retries": 0} for n in args.storm}} for name, _start in servers}
     loop_args = ["--chargers", str(args.loop_chargers), "--seconds", str(args.seconds)]
     for r in range(args.rounds):
         for name, start in servers:
@@ -155,12 +167,17 @@ def main():
             proc = start(port)
             try:
                 loop = fleet(port, "closed-loop", *loop_args, "--prefix", "LOOP")
-                storm = fleet(port, "storm", "--chargers", str(args.storm), "--connectors", "2", "--prefix", "STORM") if args.storm else {"seconds": 0.0}
+                storms = []
+                for n in args.storm:
+                    for kind in ("unknown", "known"):  # the same ids twice: created, then known
+                        outcome = fleet(port, "storm", "--chargers", str(n), "--connectors", "2", "--prefix", f"R{r}N{n}-")
+                        results[name]["storm"][str(n)][kind].append(outcome["seconds"])
+                        results[name]["storm"][str(n)]["retries"] += outcome.get("retries", 0)
+                        storms.append(f"{n} {kind} {outcome['seconds']:6.2f} s ({outcome.get('retries', 0)} retries)")
             finally:
                 stop(proc)
             results[name]["loop"].append(loop["calls_per_s"])
-            results[name]["storm"].append(storm["seconds"])
-            print(f"round {r + 1} {name:8s}: closed loop {loop['calls_per_s']:8.1f} calls/s   storm {storm['seconds']:7.2f} s", flush=True)
+            print(f"round {r + 1} {name:8s}: closed loop {loop['calls_per_s']:8.1f} calls/s   storms: {'; '.join(storms)}", flush=True)
     if args.idle:
         results["ours"]["idle_kb_per_charger"] = idle_rss(start_ours, free_port(), args.idle, "IDLE")
         results["baseline"]["idle_kb_per_charger"] = idle_rss(start_baseline, free_port(), args.idle, "IDLE")
@@ -169,12 +186,14 @@ def main():
     for name in variants:
         summary[f"closed_loop_ratio_{name}"] = round(loop[name] / loop["baseline"], 2)
         summary[f"closed_loop_ours_over_{name}"] = round(loop["ours"] / loop[name], 3)
-    if args.storm:
-        storm = {k: statistics.median(v["storm"]) for k, v in results.items()}
-        summary["storm_seconds"] = storm
-        summary["storm_ratio_baseline_over_ours"] = round(storm["baseline"] / storm["ours"], 2)
-        for name in variants:
-            summary[f"storm_ratio_baseline_over_{name}"] = round(storm["baseline"] / storm[name], 2)
+    for n in map(str, args.storm):
+        medians = {k: {kind: statistics.median(v["storm"][n][kind]) for kind in ("unknown", "known")} for k, v in results.items()}
+        baseline = statistics.median(results["baseline"]["storm"][n]["unknown"] + results["baseline"]["storm"][n]["known"])
+        summary[f"storm_{n}"] = {
+            "seconds": medians,
+            "retries": {k: v["storm"][n]["retries"] for k, v in results.items()},
+            **{f"{k}_over_baseline_{kind}": round(medians[k][kind] / baseline, 2) for k in results if k != "baseline" for kind in ("unknown", "known")},
+        }
     if args.idle:
         summary["idle_kb_per_charger"] = {k: results[k]["idle_kb_per_charger"] for k in ("ours", "baseline")}
     print(json.dumps(summary, indent=2))
