@@ -45,4 +45,8 @@ if ! port_open 6379; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ocpp-dp.log
   wait_port 6379
 fi
+# The fault drills (tests/test_faults_*.py) stop and restart private PostgreSQL and Redis servers of
+# their own: they need the server binaries even where the shared services run elsewhere.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+command -v redis-server >/dev/null || apt_install redis-server
 echo "ensure-services: PostgreSQL and Redis are up"
