@@ -1,6 +1,5 @@
 """What goes in and out of the API. Input serializers check types and ranges (a clear 400 per
 field); the meaning (rights, rules) is checked by the domain modules the views call."""
-from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from drf_spectacular.utils import OpenApiResponse
@@ -9,38 +8,12 @@ from rest_framework import serializers
 from datapoints import sessions
 from datapoints.periods import parse_moment
 from datapoints.elements import CSMS_ACTIONS, REGISTRATION_STATUSES
+from datapoints.values import unstorable
 from datapoints.models import Alarm, IdTag
 
 from .models import TrackedCommand
 
 MAX_TIMEOUT = 300.0
-
-
-INT64 = range(-(2**63), 2**63)
-MAX_DEPTH = 32  # OCPP 1.6's deepest payload (SetChargingProfile) nests 5 levels
-
-
-def unstorable(value, numbers=True):
-    """What in a JSON value the system cannot keep or pass on, or "": a NUL character in a string
-    or key (PostgreSQL's jsonb refuses \\u0000: a 500 after every check passed), an integer beyond
-    64 bits (msgpack, on which the channel layer carries commands and change events between nodes,
-    refuses it: the command or the event was lost), nesting deeper than MAX_DEPTH (a schedule's
-    payload is walked recursively at each run: 500 levels were a RecursionError)."""
-    stack = [(value, 0)]
-    while stack:  # not recursive: the parser already took the deepest nesting Python allows
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)) and depth >= MAX_DEPTH:
-            return f"nested deeper than {MAX_DEPTH} levels"
-        if isinstance(item, dict):
-            stack.extend((key, depth + 1) for key in item.keys())
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str) and "\x00" in item:
-            return "text may not contain the NUL character (\\u0000)"
-        elif numbers and isinstance(item, int) and not isinstance(item, bool) and item not in INT64:
-            return f"{item} is beyond 64 bits: give a number between {INT64.start} and {INT64.stop - 1}"
-    return ""
 
 
 def storable(value):
@@ -59,14 +32,10 @@ def storable_text(value):
     return value
 
 
-EARLIEST, LATEST = datetime(1, 1, 2, tzinfo=dt_timezone.utc), datetime(9999, 12, 30, tzinfo=dt_timezone.utc)
-
-
 class Moment(serializers.CharField):
     """A time filter as typed (`YYYY-MM-DD[ HH:MM]` or ISO 8601, read later in a site's zone by
-    datapoints.periods.parse_moment): checked here so that a bad one is a 400 naming the field,
-    and one at the edge of the calendar (0001-01-01T00:00+01:00) is refused before a database
-    turns it into an OverflowError."""
+    datapoints.periods.parse_moment): checked here so that a bad one, or one at the edge of the
+    calendar (0001-01-01T00:00+01:00), is a 400 naming the field."""
 
     def __init__(self, **kwargs):
         super().__init__(required=False, allow_blank=True, max_length=40, **kwargs)
@@ -74,15 +43,9 @@ class Moment(serializers.CharField):
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
         try:
-            moment = parse_moment(text, dt_timezone.utc)
+            parse_moment(text, dt_timezone.utc)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
-        try:
-            inside = EARLIEST <= moment.astimezone(dt_timezone.utc) <= LATEST
-        except OverflowError:
-            inside = False
-        if not inside:
-            raise serializers.ValidationError(f"{text!r} is out of range: give a time between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}")
         return text
 
 

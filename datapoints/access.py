@@ -12,6 +12,7 @@ from django.http import Http404
 
 from .elements import CHARGE_POINT
 from .models import Datapoint, Site, SiteRole
+from .values import has_nul
 
 VIEWER, OPERATOR = SiteRole.VIEWER, SiteRole.OPERATOR
 
@@ -63,7 +64,10 @@ def may_edit_id_tags(user):
 def charge_point_for(user, client_id, operate=False):
     """The charge point with ClientId (or datapoint name) `client_id` if `user` may see it (and,
     with operate=True, steer it); Http404 otherwise: a charger on someone else's site does not exist
-    for this user. Raises PermissionError for a viewer asking to operate."""
+    for this user (as for a text holding a NUL, which no ClientId or name does: PostgreSQL would
+    refuse the query). Raises PermissionError for a viewer asking to operate."""
+    if has_nul(client_id):
+        raise Http404("no such charge point")
     dp = visible_charge_points(user).filter(client_id=client_id).first() or visible_charge_points(user).filter(name=client_id).first()
     if dp is None:
         raise Http404("no such charge point")

@@ -10,6 +10,7 @@ import logging
 from django.utils import timezone
 
 from .models import AuditEntry
+from .values import printable, unstorable
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +25,22 @@ def record(user, action, charge_point=None, site=None, target="", detail=None, o
         action=action,
         site=site,
         charge_point=charge_point,
-        target=target or (charge_point.client_id if charge_point is not None else ""),
-        detail=detail or {},
+        target=printable(target or (charge_point.client_id if charge_point is not None else "")),
+        detail=_keepable(detail or {}),
         ok=ok,
-        outcome=str(outcome)[:2000],
+        outcome=printable(str(outcome)[:2000]),
     )
     log.info("audit: %s %s %s %s%s", entry.username or "shell", action, entry.target, "ok" if ok else "FAILED", f": {outcome}" if outcome else "")
     return entry
+
+
+def _keepable(detail):
+    """`detail`, or when it holds what the database refuses (a NUL: PostgreSQL's jsonb) or the
+    channel layer cannot carry, its JSON text (NULs spelled \\u0000): a refusal is recorded too."""
+    problem = unstorable(detail)
+    if not problem:
+        return detail
+    return {"unstorable": problem, "as_text": json.dumps(detail, default=str)[:4000]}
 
 
 def shared_site(charge_points):

@@ -41,6 +41,7 @@ from .events import publish_on_commit
 from .models import Datapoint, Element
 from .protocol import errors, validation
 from .protocol.results import redacted
+from .values import unstorable
 from .writes import write_elements
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,21 @@ class Outcome:
 
 
 # --- checks, before anything is sent --------------------------------------------------------------
+def refuse_unstorable(payload):
+    """CommandRefused for a payload the system cannot store or pass between nodes (a NUL, an
+    integer beyond 64 bits, nesting deeper than datapoints.values.MAX_DEPTH): checked before the
+    schema or a schedule's render walks it."""
+    problem = unstorable(payload)
+    if problem:
+        raise CommandRefused(f"payload refused: {problem}")
+
+
 def check_command(action, payload):
     if action not in CSMS_ACTIONS:
         raise CommandRefused(f"unknown command {action!r}; the OCPP 1.6 commands are: {', '.join(sorted(CSMS_ACTIONS))}")
     if not isinstance(payload, dict):
         raise CommandRefused(f"the {action} payload must be a JSON object, not {type(payload).__name__}")
+    refuse_unstorable(payload)
     try:
         validation.validate(action, payload)
     except errors.CallError as exc:

@@ -59,7 +59,8 @@ def _table(dp_type):
 
 
 def _row(spec):
-    return f"| `{spec.path}` | {spec.kind} | {'yes' if spec.writable else 'no'} | {'yes' if spec.history else 'no'} | {spec.meaning} |"
+    meaning = f"{spec.meaning} Range: {spec.range_text()}." if spec.range_text() else spec.meaning
+    return f"| `{spec.path}` | {spec.kind} | {'yes' if spec.writable else 'no'} | {'yes' if spec.history else 'no'} | {meaning} |"
 
 
 def datapoints_markdown():

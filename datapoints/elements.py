@@ -12,6 +12,8 @@ CONNECTOR = "_OCPP_1_6_Connector"
 STR, INT, FLOAT, BOOL, JSON, TIME = "string", "int", "float", "bool", "json", "time"
 REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 SECURITY_PROFILES = (0, 1, 2, 3)
+MAX_CONNECTOR_ID = 1000  # no charger has more; the REST API's connector filters stop there too
+MAX_AMPS = 5000.0  # a megawatt charger draws about 3000 A; more is a typing error
 
 
 @dataclass(frozen=True)
@@ -22,25 +24,33 @@ class Element:
     writable: bool = False  # may an operator write it (dp_set, panel)?
     history: bool = True  # is every change kept in ElementChange?
     choices: tuple = ()
-    minimum: float = None  # for numbers an operator writes
+    minimum: float = None  # for numbers an operator writes: the range they must lie in
+    maximum: float = None
+    default_marker: int = None  # a number outside the range that means "the installation's default" (0)
 
     def parse(self, text):
-        """Turn an operator's text (CLI, form) into a value of this element's type."""
+        """Turn an operator's text (CLI, form) into a value of this element's type; ValueError
+        says what to give (a number's range, a boolean's words)."""
         import json
 
         if self.kind == INT:
-            return int(text)
+            try:
+                value = int(text)
+            except (TypeError, ValueError):
+                raise ValueError(f"{_short(text)!r} is not a whole number{self._range_hint()}") from None
+            return self.check(value)
         if self.kind == FLOAT:
             import math
 
             if not str(text).strip():
                 return None  # empty: no value (e.g. Config.MaxCurrent: no limit)
-            value = float(text)
+            try:
+                value = float(text)
+            except (TypeError, ValueError):
+                raise ValueError(f"{_short(text)!r} is not a number{self._range_hint()}") from None
             if not math.isfinite(value):
-                raise ValueError(f"{text!r} is not a finite number")
-            if self.minimum is not None and value < self.minimum:
-                raise ValueError(f"{value:g} is below {self.minimum:g}; give {self.minimum:g} or more, or leave it empty for none")
-            return value
+                raise ValueError(f"{_short(text)!r} is not a finite number{self._range_hint()}")
+            return self.check(value)
         if self.kind == BOOL:
             lowered = str(text).strip().lower()
             if lowered in ("1", "true", "yes", "on"):
@@ -53,9 +63,46 @@ class Element:
         return str(text)
 
     def check(self, value):
+        """`value` if an operator may store it here (choices, a number's range, no NUL, no
+        integer beyond 64 bits, no deep nesting: datapoints.values); ValueError otherwise."""
+        from .values import check_storable
+
         if self.choices and value not in self.choices:
             raise ValueError(f"{value!r} is not one of {', '.join(map(str, self.choices))}")
-        return value
+        if self.kind in (INT, FLOAT) and isinstance(value, (int, float)) and not isinstance(value, bool) and not self.in_range(value):
+            shown = value if isinstance(value, int) else f"{value:g}"
+            raise ValueError(f"{shown} is out of range; give {self.range_text()}")
+        return check_storable(value)
+
+    def in_range(self, number):
+        if self.default_marker is not None and number == self.default_marker:
+            return True
+        return (self.minimum is None or number >= self.minimum) and (self.maximum is None or number <= self.maximum)
+
+    def range_text(self):
+        """What a number written here may be, e.g. `10 to 86400, or 0 for the default`; "" unbounded."""
+        if self.minimum is None and self.maximum is None:
+            return ""
+        if self.maximum is None:
+            text = f"{self.minimum:g} or more"
+        elif self.minimum is None:
+            text = f"{self.maximum:g} or less"
+        else:
+            text = f"{self.minimum:g} to {self.maximum:g}"
+        if self.default_marker is not None:
+            text += f", or {self.default_marker} for the default"
+        if self.kind == FLOAT:
+            text += ", or leave it empty for none"
+        return text
+
+    def _range_hint(self):
+        return f"; give {self.range_text()}" if self.range_text() else ""
+
+
+def _short(text, limit=40):
+    """An operator's text as an error message quotes it: 5000 digits are cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # Actions a charge point sends to the central system (OCPP 1.6 + security extension).
@@ -221,13 +268,13 @@ def _charge_point_elements():
     yield Element("Config.RegistrationStatus", STR, "Accepted, Pending or Rejected: the answer to the next BootNotification. Writing Accepted on a connected Pending charger triggers a BootNotification at once.", writable=True, choices=REGISTRATION_STATUSES)
     yield Element("Config.Password", STR, "Salted SHA-256 hash of the 20-byte key (security profiles 1-2); set with `ocpp_password`, never the key itself.")
     yield Element("Config.SecurityProfile", INT, "OCPP security profile the charger must meet at the handshake: 0 none (a password, once set, is still asked), 1 HTTP Basic password, 2 password over TLS, 3 TLS client certificate (CN = ClientId or serial number, O = OCPP_CERT_ORGANIZATION). Unset: 1 when a password is set, else 0. TLS ends at nginx; see docs/deployment.md.", writable=True, choices=SECURITY_PROFILES)
-    yield Element("Config.HeartbeatInterval", INT, "Heartbeat interval sent on acceptance, seconds; 0 means OCPP_HEARTBEAT_INTERVAL.", writable=True)
-    yield Element("Config.MaxConnectors", INT, "Highest connector id this charger may use; 0 means OCPP_MAX_CONNECTORS.", writable=True)
+    yield Element("Config.HeartbeatInterval", INT, "Heartbeat interval sent on acceptance, seconds; 0 means the site's heartbeat interval, else OCPP_HEARTBEAT_INTERVAL.", writable=True, minimum=10, maximum=86400, default_marker=0)
+    yield Element("Config.MaxConnectors", INT, "Highest connector id this charger may use; 0 means OCPP_MAX_CONNECTORS.", writable=True, minimum=1, maximum=MAX_CONNECTOR_ID, default_marker=0)
     yield Element("Config.Site", STR, "Slug of the site that owns the charge point, empty for none; set with `site_assign` or in the panel's site page.")
     yield Element("Config.Description", STR, "Free text for operators (site, bay, notes).", writable=True)
     yield Element("Config.EnergyUnitOverride", STR, "Correct a charger that labels its energy wrongly: `kWh` reads values labelled Wh as kWh (the 1000x quirk), `Wh` reads values labelled kWh as Wh; empty reads them as labelled.", writable=True, choices=("", "Wh", "kWh"))
     yield Element("State.EnergyUnitSuspect", BOOL, "True when the energy register rose about 1000x too slowly for the measured power (values labelled Wh that are kWh); set Config.EnergyUnitOverride to kWh to correct it.")
-    yield Element("Config.MaxCurrent", FLOAT, "Maximum current for the charge point, amps; applied to the charger as a charging profile when written and when it connects. Empty: no limit set by the central system.", writable=True, minimum=0)
+    yield Element("Config.MaxCurrent", FLOAT, "Maximum current for the charge point, amps; applied to the charger as a charging profile when written and when it connects. Empty: no limit set by the central system.", writable=True, minimum=0, maximum=MAX_AMPS)
     yield Element("State.MaxCurrent", FLOAT, "Maximum current the charger accepted (amps), as last applied.")
     yield Element("State.MaxCurrentError", STR, "Why the last Config.MaxCurrent could not be applied; empty when it was.")
     yield Element("State.MaxCurrentMethod", JSON, "The charging-profile kind that worked on this charger (purpose, kind, stack level, rate unit), tried first next time.")

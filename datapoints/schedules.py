@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
 
 from . import access, audit
-from .commands import CommandRefused, check_command, run_sync, send_to_many
+from .commands import CommandRefused, check_command, refuse_unstorable, run_sync, send_to_many
 from .models import ScheduledCommand, ScheduledOutcome, ScheduledRun
 
 TASK = "datapoints.tasks.run_scheduled_command"
@@ -55,7 +55,9 @@ def check_timing(at=None, cron=None, future_after=None):
 
 
 def check_payload(action, payload):
-    """CommandRefused unless `payload` is a valid `action` once its "{now}" strings are filled in."""
+    """CommandRefused unless `payload` is a valid `action` once its "{now}" strings are filled in
+    (checked for NUL, 64 bits and nesting first: render walks it recursively)."""
+    refuse_unstorable(payload)
     check_command(action, render(payload, timezone.now()))
 
 

@@ -18,6 +18,7 @@ import csv
 import zoneinfo
 from dataclasses import dataclass, fields
 from datetime import timedelta
+from itertools import chain, islice
 
 from django.db import transaction
 from django.db.models import BooleanField, Case, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum, Value, When
@@ -249,6 +250,15 @@ CSV_COLUMNS = [  # what csv_lines reads of each session (values, not model insta
     "pk", "charge_point__client_id", "charge_point__name", "connector_id", "charge_point__site__slug", "charge_point__site__time_zone",
     "id_tag", "begin", "stop_time", "duration", "energy_kwh", "stop_reason", "meter_stop", "zombie", "closed_by", "close_note",
 ]
+
+
+def csv_started(sessions):
+    """csv_lines with the query already run: the header and the first row are read before a
+    response is made of it, so a database error is an error response, not a 200 whose stream
+    breaks (the client waited forever)."""
+    lines = csv_lines(sessions)
+    first = list(islice(lines, 2))
+    return chain(first, lines)
 
 
 def csv_lines(sessions):

@@ -36,3 +36,6 @@ urlpatterns += id_tags.urlpatterns + reservations.urlpatterns
 from .views import charging  # noqa: E402 (issue 9: a site's max current)
 
 urlpatterns += charging.urlpatterns
+from .edge import guard  # noqa: E402 (a NUL in a URL, filter or form: 404 / 400, never a 500)
+
+guard(urlpatterns)

@@ -266,9 +266,7 @@ class ElementOfChargePoint(APIView):
         full = f"{dp.name}.{path}"
         try:
             value = spec.parse("" if given is None else given if isinstance(given, str) else _as_text(given))
-            if s.unstorable(value):  # e.g. "1180591620717411303424" parsed to an int beyond 64 bits
-                raise ValueError(s.unstorable(value))
-            set_value(full, value)
+            set_value(full, value)  # Element.check: its range, no NUL, no integer beyond 64 bits
         except NotWritable as exc:
             raise ValidationError({"path": [str(exc)]}) from None
         except (ValueError, TypeError) as exc:

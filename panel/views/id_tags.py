@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from datapoints import access, audit, id_tags, local_list
 from datapoints.commands import run_sync
 from datapoints.models import Element, IdTag, Site
+from datapoints.periods import range_validator
 
 from .common import forbidden
 
@@ -41,7 +42,7 @@ def editor_only(view):
 class IdTagForm(forms.ModelForm):
     status = forms.ChoiceField(choices=FORM_STATUSES)
     expiry_date = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"), help_text=f"empty: never; in {settings.TIME_ZONE}"
+        required=False, validators=[range_validator], widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"), help_text=f"empty: never; in {settings.TIME_ZONE}"
     )
 
     class Meta:

@@ -26,6 +26,7 @@ from datapoints.command_examples import EXAMPLES
 from datapoints.commands import CommandRefused
 from datapoints.elements import CSMS_ACTIONS
 from datapoints.models import ScheduledCommand, ScheduledRun
+from datapoints.periods import range_validator
 from datapoints.protocol.results import redacted
 
 from .common import forbidden
@@ -68,7 +69,7 @@ class ScheduleForm(schedules.FormChecks, forms.Form):
     targets = forms.MultipleChoiceField(label="Charge points", required=False, widget=forms.CheckboxSelectMultiple)
     all_accepted = forms.BooleanField(label="every accepted charge point (at the time of each run)", required=False)
     when = forms.ChoiceField(label="When", choices=[("once", "one time"), ("cron", "on a cron")], initial="cron", widget=forms.RadioSelect)
-    at = forms.DateTimeField(label="Time", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+    at = forms.DateTimeField(label="Time", required=False, validators=[range_validator], widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
     cron = forms.CharField(label="Cron", required=False, widget=forms.TextInput(attrs={"placeholder": "0 16 * * *", "class": "mono", "spellcheck": "false"}))
     timeout = forms.FloatField(label="Timeout (s)", initial=30, min_value=1, max_value=300, help_text="seconds each charger has to answer")
 

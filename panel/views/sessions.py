@@ -170,7 +170,7 @@ def _day_start(day, zone):
 @login_required
 def session_csv(request):
     filters = sessions.SessionFilters.from_query(request.GET)
-    lines = sessions.csv_lines(sessions.search(request.user, filters))
+    lines = sessions.csv_started(sessions.search(request.user, filters))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="sessions-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response
