@@ -5,6 +5,7 @@ nginx from `nginx_config` with the documented arguments and TLS, then the checks
 outside: /readyz over https, chargers over wss spread over both nodes, a command crossing nodes,
 an operator's panel through nginx. Needs PostgreSQL and Redis (make test's second pass)."""
 import asyncio
+import json
 import os
 import re
 import shlex
@@ -13,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from importlib import metadata
@@ -170,6 +172,7 @@ def test_deployment_part_2_step_by_step(cluster, tmp_path):
         assert status == 200 and '"ready"' in body
         asyncio.run(_chargers_and_a_command(env_file, https, tls))
         _panel_through_nginx(https, tls)
+        _metrics_and_an_api_token(env_file, ports[0], https, tls)
 
 
 async def _chargers_and_a_command(env_file, https, tls):
@@ -208,3 +211,17 @@ def _panel_through_nginx(https, tls):
     request = urllib.request.Request(login, data=body, headers={"Referer": login})
     fleet = opener.open(request, timeout=10).read().decode()
     assert "WALK-0" in fleet and "WALK-5" in fleet  # the operator sees plant-a's chargers
+
+
+def _metrics_and_an_api_token(env_file, node_port, https, tls):
+    """Step 8: /metrics on the machine itself, not through nginx (no token set); a script's token."""
+    status, body = wait_ready(f"http://127.0.0.1:{node_port}/metrics")
+    assert status == 200 and "ocpp_handshakes_total" in body
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"https://127.0.0.1:{https}/metrics", timeout=10, context=tls)
+    assert refused.value.code == 403
+    token = manage(env_file, "api_token", "op").split()[-1]
+    request = urllib.request.Request(f"https://127.0.0.1:{https}/api/charge-points/?search=WALK-", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10, context=tls) as answer:
+        listed = json.loads(answer.read())
+    assert {row["client_id"] for row in listed["results"]} == {f"WALK-{n}" for n in range(6)}
