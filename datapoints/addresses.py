@@ -15,15 +15,18 @@ without persistence comes back empty). Until then commands cannot find the charg
 import asyncio
 import json
 import logging
+import time
 import uuid
 
 from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.retry import Retry as SyncRetry
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "ocpp:addr:"
+REWRITTEN_SINCE = "ocpp:addr-since"  # when the holders began writing into this Redis (see settled_sync)
 
 # KEYS[1] = record, ARGV[1] = epoch: delete / refresh only our own record; the refresh writes it
 # again (ARGV[3]) when it is gone, e.g. after Redis restarted empty.
@@ -101,9 +104,10 @@ class RedisAddressBook:
 
     async def _refresh_forever(self):
         while True:
-            await asyncio.sleep(max(1, self.ttl // 3))
+            await asyncio.sleep(self._refresh_interval())
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
+                    pipe.set(REWRITTEN_SINCE, time.time(), nx=True)
                     for client_id, (epoch, record) in list(self.local.items()):
                         pipe.eval(_REFRESH, 1, KEY_PREFIX + client_id, epoch, self.ttl, record)
                     await pipe.execute()
@@ -115,7 +119,10 @@ class RedisAddressBook:
         record = json.dumps({"channel": channel_name, "epoch": epoch})
         self.local[client_id] = (epoch, record)
         try:
-            previous = await self.client.set(KEY_PREFIX + client_id, record, ex=self.ttl, get=True)
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.set(REWRITTEN_SINCE, time.time(), nx=True)
+                pipe.set(KEY_PREFIX + client_id, record, ex=self.ttl, get=True)
+                _marked, previous = await pipe.execute()
         except RedisError as exc:
             log.warning("%s connected while Redis is unreachable (%s): its address record is written when Redis is back", client_id, exc)
             return None
@@ -140,16 +147,23 @@ class RedisAddressBook:
         return json.loads(record) if record else None
 
     def settled_sync(self):
-        """False while Redis has been up for less than a lease: a Redis that restarted empty holds
-        no records until every holder's refresher wrote its own again, so a missing record says
-        nothing yet about a charger."""
-        return self._sync().info("server")["uptime_in_seconds"] >= self.ttl
+        """Whether a missing record means a charger is held by nobody. Every claim and refresh
+        marks the data set (REWRITTEN_SINCE) unless it is marked already; a Redis that restarted
+        empty has no mark and no records until the holders' refreshers ran, so a sweep waits for
+        the mark and one refresh interval after it."""
+        since = self._sync().get(REWRITTEN_SINCE)
+        return since is not None and time.time() - float(since) >= self._refresh_interval() + 1
+
+    def _refresh_interval(self):
+        return max(1, self.ttl // 3)
 
     def _sync(self):
         if self._sync_client is None:
             import redis
 
-            self._sync_client = redis.from_url(self.url)
+            # redis-py's default retries back off for seconds: a sweep caught by an outage then
+            # finished against the Redis that came back empty. Fail at once (one retry: stale).
+            self._sync_client = redis.from_url(self.url, retry=SyncRetry(NoBackoff(), 1))
         return self._sync_client
 
 

@@ -54,7 +54,7 @@ def sweep():
             # Lock the element, then look again: a connection that came meanwhile claimed its
             # address record before writing State.Connected, so it is seen here and kept.
             still = Element.objects.select_for_update().filter(datapoint_id=dp_id, path="State.Connected", value=True).exists()
-            if not still or book.lookup_sync(client_id) is not None:
+            if not still or book.lookup_sync(client_id) is not None or not book.settled_sync():
                 continue
             changes = write_elements(disconnected_writes(DpRef(dp_id, name, CHARGE_POINT), timezone.now()))
             publish_on_commit(changes)
