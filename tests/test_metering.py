@@ -6,6 +6,8 @@ a Begin reading of 0, a lone 0 in a rising register, a meter reset mid-session, 
 meterStart 0 beside a lifetime register, the 1000x Wh quirk and its override, sessions crossing
 midnight and a month boundary in the site's time zone.
 """
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from ocpp.v16 import call
@@ -231,6 +233,7 @@ async def test_kwh_labelled_wh_is_flagged_and_the_override_corrects_it(server):
         unit_alarm = await Alarm.objects.aget(charge_point__name=name, kind="energy_unit")
         assert unit_alarm.went_at is None and "EnergyUnitOverride" in unit_alarm.text  # lasts until corrected
         await sync_to_async(set_value)(f"{name}.Config.EnergyUnitOverride", "kWh")
+        await asyncio.sleep(0.3)  # the write reaches the connection as cp.config (through Redis on PostgreSQL runs)
         await meter(cp, tx, "2026-11-21T03:50:00Z", sv("12004.8", unit="Wh"), sv(7.2, "Power.Active.Import", "kW"))
         assert await values(f"{name}-1", "Metering.Energy.Session", "Metering.Energy.Active.Import.Register", "Metering.Energy.Today") == {
             "Metering.Energy.Session": near(4.8), "Metering.Energy.Active.Import.Register": near(12004.8), "Metering.Energy.Today": near(4.8)}
