@@ -105,6 +105,7 @@ def test_the_config_sets_what_deployments_get_wrong():
     assert "server 10.0.0.1:8001 max_fails=0;" in site and "server 10.0.0.2:8001 max_fails=0;" in site  # never marked down: see the template
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in site and "$proxy_add_x_forwarded_for" not in site  # set, never appended
     assert "proxy_http_version 1.1;" in site and "proxy_set_header Upgrade $http_upgrade;" in site
+    assert "proxy_connect_timeout 3s;" in site  # a vanished node machine costs 3 s, not 60, before the next is tried
     assert "proxy_read_timeout 3600s;" in site  # far above Daphne's 20 s ping: no drop after 60 s of silence
     assert "limit_req zone=ocpp_handshakes" in site and "server_name ocpp.example.com;" in site
     assert "&amp;" not in site and "&#x27;" not in site  # a config, not HTML
