@@ -89,6 +89,15 @@ def servers(django_db_setup, django_db_blocker, tmp_path_factory):
                 started[key] = Server({k: str(v) for k, v in env.items()}, tmp_path_factory.mktemp("daphne") / "daphne.log")
         return started[key]
 
+    def stop_all():
+        """Stop every server started so far (a later test that asks for one starts it again): for a
+        cluster that shares the test database but not its Redis, whose connected chargers these
+        servers' sweeps would find missing from their own address book and mark disconnected."""
+        for server in started.values():
+            server.stop()
+        started.clear()
+
+    get.stop_all = stop_all
     yield get
     for server in started.values():
         server.stop()

@@ -31,7 +31,8 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture
-def cluster(transactional_db, tmp_path, redis_server):
+def cluster(servers, transactional_db, tmp_path, redis_server):
+    servers.stop_all()  # their sweeps, on the suite's Redis, would sweep this cluster's chargers
     yield from serving(tmp_path, ["a", "b"], env={"REDIS_URL": redis_server.url, "OCPP_ADDRESS_TTL": LEASE, "OCPP_CHANNEL_PREFIX": "fltredis"})
 
 
