@@ -12,6 +12,7 @@ CONNECTOR = "_OCPP_1_6_Connector"
 STR, INT, FLOAT, BOOL, JSON, TIME = "string", "int", "float", "bool", "json", "time"
 REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 SECURITY_PROFILES = (0, 1, 2, 3)
+HEARTBEAT_SECONDS = (10, 86400)  # what a heartbeat interval may be, for a charge point or a site
 MAX_CONNECTOR_ID = 1000  # no charger has more; the REST API's connector filters stop there too
 MAX_AMPS = 5000.0  # a megawatt charger draws about 3000 A; more is a typing error
 
@@ -268,7 +269,7 @@ def _charge_point_elements():
     yield Element("Config.RegistrationStatus", STR, "Accepted, Pending or Rejected: the answer to the next BootNotification. Writing Accepted on a connected Pending charger triggers a BootNotification at once.", writable=True, choices=REGISTRATION_STATUSES)
     yield Element("Config.Password", STR, "Salted SHA-256 hash of the 20-byte key (security profiles 1-2); set with `ocpp_password`, never the key itself.")
     yield Element("Config.SecurityProfile", INT, "OCPP security profile the charger must meet at the handshake: 0 none (a password, once set, is still asked), 1 HTTP Basic password, 2 password over TLS, 3 TLS client certificate (CN = ClientId or serial number, O = OCPP_CERT_ORGANIZATION). Unset: 1 when a password is set, else 0. TLS ends at nginx; see docs/deployment.md.", writable=True, choices=SECURITY_PROFILES)
-    yield Element("Config.HeartbeatInterval", INT, "Heartbeat interval sent on acceptance, seconds; 0 means the site's heartbeat interval, else OCPP_HEARTBEAT_INTERVAL.", writable=True, minimum=10, maximum=86400, default_marker=0)
+    yield Element("Config.HeartbeatInterval", INT, "Heartbeat interval sent on acceptance, seconds; 0 means the site's heartbeat interval, else OCPP_HEARTBEAT_INTERVAL.", writable=True, minimum=HEARTBEAT_SECONDS[0], maximum=HEARTBEAT_SECONDS[1], default_marker=0)
     yield Element("Config.MaxConnectors", INT, "Highest connector id this charger may use; 0 means OCPP_MAX_CONNECTORS.", writable=True, minimum=1, maximum=MAX_CONNECTOR_ID, default_marker=0)
     yield Element("Config.Site", STR, "Slug of the site that owns the charge point, empty for none; set with `site_assign` or in the panel's site page.")
     yield Element("Config.Description", STR, "Free text for operators (site, bay, notes).", writable=True)

@@ -163,7 +163,8 @@ def test_deployment_part_2_step_by_step(cluster, tmp_path):
     site = manage(env_file, "nginx_config", "--listen", str(https), "--http-listen", str(http), *nodes, "--tls-cert", str(cert), "--tls-key", str(key), "--server-name", "localhost", extra={"STATIC_ROOT": str(tmp_path / "static")})
     (tmp_path / "nginx").mkdir()
     nginx = Nginx(tmp_path / "nginx", site)
-    assert nginx.check().returncode == 0, nginx.check().stderr
+    checked = nginx.check()
+    assert checked.returncode == 0, checked.stderr
     with nginx:
         nginx.wait_for(https)
         tls = ssl.create_default_context(cafile=str(cert))

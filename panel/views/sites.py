@@ -20,7 +20,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from datapoints import audit, sites
-from datapoints.elements import CHARGE_POINT, REGISTRATION_STATUSES
+from datapoints.elements import CHARGE_POINT, HEARTBEAT_SECONDS, REGISTRATION_STATUSES
 from datapoints.models import Datapoint, Site, SiteRole
 
 from .. import fleet
@@ -84,7 +84,7 @@ class SiteEditForm(SiteForm):
         required=False,
     )
     new_charge_point_status = forms.ChoiceField(label="Status of a charger created there", choices=[("", "installation default")] + [(s, s) for s in REGISTRATION_STATUSES], required=False)
-    heartbeat_interval = forms.IntegerField(label="Heartbeat interval (s)", min_value=10, max_value=86400, required=False)
+    heartbeat_interval = forms.IntegerField(label="Heartbeat interval (s)", min_value=HEARTBEAT_SECONDS[0], max_value=HEARTBEAT_SECONDS[1], required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datapoints import audit
 from datapoints.charging.site_limit import parse_amps
-from datapoints.elements import REGISTRATION_STATUSES
+from datapoints.elements import HEARTBEAT_SECONDS, REGISTRATION_STATUSES
 from datapoints.sites import SiteError, create_site
 
 
@@ -19,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--heartbeat-interval", type=int, help="seconds, for its chargers without their own Config.HeartbeatInterval (default: OCPP_HEARTBEAT_INTERVAL)")
 
     def handle(self, slug, name, time_zone, max_current, **options):
-        if options["heartbeat_interval"] is not None and not 10 <= options["heartbeat_interval"] <= 86400:
-            raise CommandError("--heartbeat-interval must be 10 to 86400 seconds")
+        low, high = HEARTBEAT_SECONDS
+        if options["heartbeat_interval"] is not None and not low <= options["heartbeat_interval"] <= high:
+            raise CommandError(f"--heartbeat-interval must be {low} to {high} seconds")
         try:
             amps = parse_amps(max_current)
             site = create_site(slug, name, time_zone)
