@@ -78,27 +78,48 @@ def _initial_elements(dp, registration_status):
 
 
 def connector(charge_point, connector_id):
-    """The connector datapoint `<cp>-<n>`, created on first use (DpRef).
+    """The connector datapoint `<cp>-<n>`, created on first use (DpRef)."""
+    refs, writes = create_connectors([(charge_point, connector_id)])
+    write_elements(writes)
+    return refs[(charge_point.id, connector_id)]
 
-    Called when the session has not seen the connector yet, so it usually does not exist: one
-    INSERT .. ON CONFLICT DO NOTHING RETURNING (no savepoint, one round trip) instead of
-    get_or_create's SELECT + savepoint + INSERT.
+
+def create_connectors(wanted):
+    """Connector datapoints for [(charge point DpRef, connector id)], created where missing.
+
+    Returns ({(charge point id, connector id): DpRef}, [the created ones' initial element writes],
+    for the caller to store). Asked for when a session has not seen a connector yet, so they usually
+    do not exist: one INSERT .. ON CONFLICT DO NOTHING RETURNING for all of them (no savepoints),
+    and a SELECT only for those that existed after all.
     """
-    name = Datapoint.connector_name(charge_point.name, connector_id)
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_CONNECTOR_SQL, [name, CONNECTOR, charge_point.id, connector_id, timezone.now()])
-        row = cursor.fetchone()
-    if row is None:  # it existed already
-        dp = Datapoint.objects.only("id", "name", "dp_type").get(charge_point_id=charge_point.id, connector_id=connector_id)
-        return ref(dp)
-    dp = DpRef(row[0], name, CONNECTOR)
-    write_elements([(dp, "ConnectorId", connector_id), (dp, "Transaction.CurrentTransactionId", 0)])
-    return dp
+    wanted = list(dict.fromkeys((cp, n) for cp, n in wanted))
+    refs, writes = {}, []
+    now = timezone.now()
+    for chunk in _chunks(wanted, 1000):
+        rows = [(Datapoint.connector_name(cp.name, n), CONNECTOR, cp.id, n, now) for cp, n in chunk]
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_CONNECTORS_SQL.format(rows=", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))), [v for row in rows for v in row])
+            created = cursor.fetchall()
+        names = {(cp.id, n): name for (cp, n), (name, *_rest) in zip(chunk, rows)}
+        for dp_id, cp_id, n in created:
+            dp = refs[(cp_id, n)] = DpRef(dp_id, names[(cp_id, n)], CONNECTOR)
+            writes += [(dp, "ConnectorId", n), (dp, "Transaction.CurrentTransactionId", 0)]
+        existed = [(cp.id, n) for cp, n in chunk if (cp.id, n) not in refs]
+        if existed:
+            query = Datapoint.objects.filter(charge_point_id__in={c for c, _n in existed}, connector_id__in={n for _c, n in existed})
+            for dp in query.only("id", "name", "dp_type", "charge_point_id", "connector_id"):
+                refs.setdefault((dp.charge_point_id, dp.connector_id), ref(dp))
+    return refs, writes
 
 
-_INSERT_CONNECTOR_SQL = (
+def _chunks(items, size):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+_INSERT_CONNECTORS_SQL = (
     f"INSERT INTO {Datapoint._meta.db_table} (name, dp_type, charge_point_id, connector_id, created_at) "
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id"
+    "VALUES {rows} ON CONFLICT DO NOTHING RETURNING id, charge_point_id, connector_id"
 )
 
 

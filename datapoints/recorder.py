@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from . import messagelog
 from .batching import GroupRunner
+from .protocol.session import create_connectors
 from .writes import insert_samples, write_elements
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,12 @@ CONNECTION_CHECK_SECONDS = 30
 class Work:
     """One unit: `run(work)` is called in the database thread inside the batch transaction."""
 
-    __slots__ = ("run", "writes", "samples", "now")
+    __slots__ = ("run", "session", "connectors", "writes", "samples", "now")
 
-    def __init__(self, run):
+    def __init__(self, run, session=None, connectors=()):
         self.run = run
+        self.session = session  # the charger session it works for, if any (see _commit)
+        self.connectors = connectors  # connector ids of `session` it will write to, if known
         self.writes = []
         self.samples = []
         self.now = None
@@ -57,14 +60,16 @@ class Recorder(GroupRunner):
         super().__init__()
         self._last_connection_check = 0.0
 
-    async def submit(self, run):
-        """Run `run(work)` in the next batch; return its result once committed."""
-        return await super().submit(Work(run))
+    async def submit(self, run, session=None, connectors=()):
+        """Run `run(work)` in the next batch; return its result once committed. `session`: the
+        charger session `run` works for; `connectors`: ids of its connectors `run` will write to
+        (created with the batch's others before the units run, when new)."""
+        return await super().submit(Work(run, session, connectors))
 
-    def submit_nowait(self, run, what):
+    def submit_nowait(self, run, what, session=None):
         """Run `run(work)` in the next batch without waiting for the commit; a failure is logged
         (`what` names it). Later submissions are committed in the same batch or after it."""
-        future = self.enqueue(Work(run))
+        future = self.enqueue(Work(run, session))
         future.add_done_callback(functools.partial(_log_failure, what))
         return future
 
@@ -92,12 +97,21 @@ class Recorder(GroupRunner):
             return outcomes, changes
 
     def _commit(self, batch, now, frames=None):
-        with transaction.atomic():
-            outcomes = [self._run(work, now) for work in batch]
-            writes = [w for work in batch for w in work.writes]
-            samples = [s for work in batch for s in work.samples]
-            changes = write_elements(writes, now, also=[frames] if frames is not None else ())
-            insert_samples(samples)
+        sessions = {id(work.session): work.session for work in batch if work.session is not None}.values()
+        try:
+            with transaction.atomic():
+                writes = create_connectors([(work.session, n) for work in batch for n in work.connectors])
+                outcomes = [self._run(work, now) for work in batch]
+                writes += [w for work in batch for w in work.writes]
+                samples = [s for work in batch for s in work.samples]
+                changes = write_elements(writes, now, also=[frames] if frames is not None else ())
+                insert_samples(samples)
+        except BaseException:
+            for session in sessions:  # connectors they learnt in this transaction are gone
+                session.rolled_back()
+            raise
+        for session in sessions:
+            session.committed()
         return outcomes, changes
 
     @staticmethod

@@ -76,7 +76,7 @@ class ChargePointConsumer(AsyncConsumer):
         # Not awaited: the connect writes share the next group commit with what the charger sends
         # first (its boot, committed in the same batch or after), instead of holding the handshake
         # for a commit of their own; in a reconnect storm that was a second database round per charger.
-        get_recorder().submit_nowait(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""), f"{client_id}: the connect writes")
+        get_recorder().submit_nowait(self._connected_writes(decision, remote, SUBPROTOCOL if offered else ""), f"{client_id}: the connect writes", self.session)
         ensure_sweeper()
         ensure_cache_refresher()
         messagelog.ensure_periodic_tasks()

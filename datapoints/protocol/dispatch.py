@@ -67,6 +67,19 @@ def _unit(session, call):
     return run
 
 
+_WRITES_ITS_CONNECTOR = frozenset({"StatusNotification", "MeterValues"})  # always, when valid
+
+
+def _new_connectors(session, call):
+    """The connector `call` writes to, if its session has not seen it: the recorder creates the
+    batch's new connectors together (a storm of new chargers' StatusNotifications)."""
+    if call.action in _WRITES_ITS_CONNECTOR:
+        connector_id = call.payload["connectorId"]
+        if connector_id and connector_id not in session.connectors:
+            return (connector_id,)
+    return ()
+
+
 async def answer(session, call, follow_ups=None):
     """The text frame that answers `call`. Commands a hook asked for are appended to `follow_ups`,
     for the consumer to send after this answer."""
@@ -75,7 +88,7 @@ async def answer(session, call, follow_ups=None):
         _refuse_early(session, call.action)
         validation.validate(call.action, call.payload)
         check_call(call.action, call.payload, session.max_connector)
-        result = await get_recorder().submit(_unit(session, call))
+        result = await get_recorder().submit(_unit(session, call), session, _new_connectors(session, call))
         if not isinstance(result, errors.CallError) and hook_runner.hook_for(call.action, session.cp.id):
             result = await _hooked(session, call, result, follow_ups, received)
     except errors.CallError as exc:
@@ -114,7 +127,7 @@ async def _hooked(session, call, default, follow_ups, received):
             work.set(cp, f"Requests.{action}.HookError", failure or "")
             alarms.on_hook_error(work, session, action, failure)
 
-    asyncio.get_running_loop().create_task(get_recorder().submit(run))
+    asyncio.get_running_loop().create_task(get_recorder().submit(run, session))
     if follow_ups is not None:
         follow_ups.extend(commands)
     return answer

@@ -21,6 +21,7 @@ class ChargerSession:
         self.default_heartbeat_interval = default_heartbeat_interval or settings.OCPP_HEARTBEAT_INTERVAL  # the site's, else the installation's
         self.heartbeat_interval = heartbeat_interval or self.default_heartbeat_interval
         self.connectors = {}
+        self.uncommitted_connectors = []  # created in the open batch: forgotten if it rolls back
         self.known_connector_count = 0
         self.errored_actions = set()  # actions whose Requests.<A>.Error is not empty
         self.hook_failed_actions = set()  # actions whose Requests.<A>.HookError is not empty
@@ -57,9 +58,37 @@ class ChargerSession:
         dp = self.connectors.get(connector_id)
         if dp is None:
             dp = charge_points.connector(self.cp, connector_id)
-            self.connectors[connector_id] = dp
+            self._learn_connector(connector_id, dp)
         return dp
+
+    def _learn_connector(self, connector_id, dp):
+        self.connectors[connector_id] = dp
+        self.uncommitted_connectors.append(connector_id)
+
+    def committed(self):
+        """The batch this session's work was in is committed: its new connectors are for good."""
+        self.uncommitted_connectors.clear()
+
+    def rolled_back(self):
+        """The batch rolled back: connectors created in it do not exist."""
+        for connector_id in self.uncommitted_connectors:
+            self.connectors.pop(connector_id, None)
+        self.uncommitted_connectors.clear()
 
     def target(self, connector_id):
         """Connector 0 is the charge point itself."""
         return self.cp if connector_id == 0 else self.connector(connector_id)
+
+
+def create_connectors(needs):
+    """Before a batch's units run: create in one statement the connectors [(session, connector id)]
+    they will write to and their sessions have not seen (a reconnect storm of new chargers
+    otherwise creates them one by one, two round trips each). Returns the initial element writes
+    to store with the batch. Database thread."""
+    missing = {(session.cp.id, n): (session, n) for session, n in needs if n not in session.connectors}
+    if not missing:
+        return []
+    refs, writes = charge_points.create_connectors([(session.cp, n) for session, n in missing.values()])
+    for key, (session, n) in missing.items():
+        session._learn_connector(n, refs[key])
+    return writes
