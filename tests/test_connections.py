@@ -20,6 +20,8 @@ pytestmark = [
 
 async def test_a_sweep_without_redis_leaves_other_processes_connections_alone(server):
     charger = await RawCharger.connect(server, "SWEEP-1")  # held by the server, unknown to this process
+    # The connect writes share the commit of the charger's first message (they are not awaited).
+    await charger.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"})
     name = (await sync_to_async(find_charge_point)("SWEEP-1")).name
     assert await dp_get(f"{name}.State.Connected") is True
     assert name not in await sync_to_async(connections.sweep)()
