@@ -16,10 +16,12 @@ from panel.routing import websocket_urlpatterns as panel_websockets  # noqa: E40
 from .autobahn_tuning import install as install_autobahn_tuning  # noqa: E402
 from .daphne_denial import install as install_denial  # noqa: E402
 from .graceful_stop import install as install_graceful_stop  # noqa: E402
+from .lean_queue import install_in_daphne as install_lean_queues  # noqa: E402
 from .proxy import TrustedProxyMiddleware  # noqa: E402
 
 install_denial()
 install_autobahn_tuning()
+install_lean_queues()  # Daphne's per-connection input queue
 install_graceful_stop()  # SIGTERM: drain, close sockets with 1001, exit
 
 import datapoints.notify  # noqa: E402

@@ -9,7 +9,8 @@ become plain too while debug logging is off.
 Every new connection also copied the factory's ~30 options into its own instance dict, which, with
 autobahn's many other attributes, is far past the 30 keys CPython 3.11 shares between instances: a
 few KB per idle charger. Daphne has one factory, so the options are put on its protocol class once
-instead, where autobahn's `hasattr` check finds them.
+instead, where autobahn's `hasattr` check finds them. Its send queue (an empty deque, ~600 bytes,
+used only while a frame cannot be written at once) is a list for the same reason.
 Re-check on autobahn upgrades (pinned in requirements.txt)."""
 
 
@@ -28,6 +29,15 @@ def _plain_value(value, *args, **kwargs):
     return value
 
 
+class _SendQueue(list):
+    """The part of a deque autobahn's send queue uses (append, popleft, len)."""
+
+    __slots__ = ()
+
+    def popleft(self):
+        return self.pop(0)
+
+
 def _options_on_the_class(protocol_class):
     original = protocol_class._connectionMade
 
@@ -43,6 +53,7 @@ def _options_on_the_class(protocol_class):
             for name in self.CONFIG_ATTRS:
                 setattr(self, name, getattr(self.factory, name))
         original(self)
+        self.send_queue = _SendQueue()
 
     protocol_class._connectionMade = _connectionMade
 

@@ -37,6 +37,8 @@ class Outgoing:
 
 
 class Outbox:
+    __slots__ = ("session", "send_text", "queue", "in_flight", "closed")  # one per connected charger
+
     def __init__(self, session, send_text):
         self.session = session
         self.send_text = send_text
