@@ -1,14 +1,12 @@
 """ocpp_dp/lean_queue.py: the queue each connected charger keeps twice (Daphne's input queue, its
 channel in the in-memory layer) behaves as asyncio.Queue does where they use it."""
 import asyncio
-import subprocess
-import sys
 
 import pytest
 
 from ocpp_dp.lean_queue import LeanQueue
 
-from .conftest import ROOT
+from .test_server_tuning import run_in_server_process
 
 
 async def test_items_come_out_in_order_and_a_getter_waits_for_the_next():
@@ -66,6 +64,4 @@ def test_the_server_uses_it_for_its_input_queues_and_the_in_memory_layer():
         "print(type(server.asyncio.Queue()).__name__, server.asyncio.ensure_future is asyncio.ensure_future)\n"
         "asyncio.run(main())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin", "OCPP_VAR_DIR": "/tmp"}, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[-3:-1] == ["LeanQueue True", "LeanQueue x False"]
+    assert run_in_server_process(code)[-2:] == ["LeanQueue True", "LeanQueue x False"]
