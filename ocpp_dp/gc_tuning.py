@@ -5,16 +5,17 @@ generations from there; with thousands of chargers connected the heap holds mill
 long-lived objects (sockets, protocol and consumer state), and a reconnect storm allocates fast,
 so collections that find almost nothing took about a third of the process's time in a storm
 (py-spy with --gil: the samples landed on trivial allocating lines, a namedtuple's __new__, a list
-comprehension, a list.append). Collecting young objects every 100,000 allocations instead, and
-moving everything made at start-up out of the collector's sight (gc.freeze), took a 3,000-charger
-storm from about 16 s to about 11 s on this machine (docs/decisions/0018-gc-tuning.md).
+comprehension, a list.append). Collecting young objects every 1,000,000 allocations (net of
+those freed) instead, and moving everything made at start-up out of the collector's sight
+(gc.freeze), keeps collections out of most of a storm: a 3,000-charger storm needs none, a
+5,000-charger one one (docs/decisions/0018-gc-tuning.md).
 
 OCPP_GC_THRESHOLD ("gen0,gen1,gen2"; empty: these defaults, "python": CPython's own) overrides it.
 """
 import gc
 import os
 
-DEFAULT = (100_000, 20, 100)
+DEFAULT = (1_000_000, 20, 100)
 
 
 def thresholds(text):
@@ -25,7 +26,7 @@ def thresholds(text):
         return None
     parts = tuple(int(part) for part in text.split(","))
     if len(parts) != 3 or min(parts) < 1:
-        raise ValueError(f"OCPP_GC_THRESHOLD must be three positive numbers like 100000,20,100 (or 'python'), not {text!r}")
+        raise ValueError(f"OCPP_GC_THRESHOLD must be three positive numbers like 1000000,20,100 (or 'python'), not {text!r}")
     return parts
 
 
