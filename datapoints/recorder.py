@@ -23,7 +23,7 @@ from django.utils import timezone
 from . import messagelog
 from .batching import GroupRunner
 from .protocol.session import create_connectors
-from .writes import insert_samples, write_elements
+from .writes import sample_rows, write_elements
 
 log = logging.getLogger(__name__)
 CONNECTION_CHECK_SECONDS = 30
@@ -46,7 +46,7 @@ class Work:
         self.writes.append((dp, path, value))
 
     def sample(self, **fields):
-        """A MeterSample row, as its fields (every column: see writes.insert_samples); a model
+        """A MeterSample row, as its fields (every column: see writes.sample_rows); a model
         instance per sampledValue cost more than the rest of storing it."""
         self.samples.append(fields)
 
@@ -104,8 +104,8 @@ class Recorder(GroupRunner):
                 outcomes = [self._run(work, now) for work in batch]
                 writes += [w for work in batch for w in work.writes]
                 samples = [s for work in batch for s in work.samples]
-                changes = write_elements(writes, now, also=[frames] if frames is not None else ())
-                insert_samples(samples)
+                also = [sample_rows(samples)] + ([frames] if frames is not None else [])
+                changes = write_elements(writes, now, also=also)  # on PostgreSQL one statement
         except BaseException:
             for session in sessions:  # connectors they learnt in this transaction are gone
                 session.rolled_back()
