@@ -15,12 +15,17 @@ alternation, and is reported against the baseline and against `ours`. `--via-ngi
 once more behind nginx (the site `manage.py nginx_config` prints; bench/nginx_front.py), reported as
 the variant `nginx`: `closed_loop_ours_over_nginx` is what nginx costs.
 
+Every phase also reports the CPU seconds it cost (`cpu`: the server process, PostgreSQL's processes
+on this machine, the fleet): on two cores the three compete, and a phase where none of them is
+near the wall time waits on something else (a commit, a round trip), not on CPU.
+
 Prints medians and ratios and writes bench/results/latest.json. Needs PostgreSQL at
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/ocpp_bench; it is recreated).
 """
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -95,11 +100,51 @@ def start_baseline(port):
     return proc
 
 
-def fleet(port, mode, *args):
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def postgres_cpu_seconds():
+    """CPU seconds so far of this machine's PostgreSQL processes (those alive now: a short-lived
+    autovacuum worker that ends within a phase is missed)."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "postgres":
+                total += cpu_seconds(comm.parent.name)
+        except OSError:
+            continue
+    return total
+
+
+def fleet(port, mode, *args, server_pid=None):
+    """Run the fleet; its JSON outcome, with `cpu` ({server, postgres, fleet} seconds) when
+    `server_pid` is given."""
+    before = (cpu_seconds(server_pid), postgres_cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)) if server_pid else None
     out = subprocess.run([PY, str(ROOT / "bench/fleet.py"), f"ws://127.0.0.1:{port}/ocpp", mode, *args], capture_output=True, text=True, timeout=900)
     if out.returncode:
         raise RuntimeError(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    outcome = json.loads(out.stdout.strip().splitlines()[-1])
+    if before:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        outcome["cpu"] = {
+            "server": round(cpu_seconds(server_pid) - before[0], 2),
+            "postgres": round(postgres_cpu_seconds() - before[1], 2),
+            "fleet": round(children.ru_utime + children.ru_stime - before[2].ru_utime - before[2].ru_stime, 2),
+        }
+    return outcome
+
+
+def cpu_text(cpu):
+    return f"cpu s: server {cpu['server']:.1f}, postgres {cpu['postgres']:.1f}, fleet {cpu['fleet']:.1f}"
 
 
 def stop(proc):
@@ -159,25 +204,27 @@ def main():
     if args.via_nginx:
         servers.append(("nginx", start_ours_via_nginx))
         variants.append("nginx")
-    results = {name: {"loop": [], "storm": {str(n): {"unknown": [], "known": [], "retries": 0} for n in args.storm}} for name, _start in servers}
+    results = {name: {"loop": [], "cpu": {}, "storm": {str(n): {"unknown": [], "known": [], "retries": 0} for n in args.storm}} for name, _start in servers}
     loop_args = ["--chargers", str(args.loop_chargers), "--seconds", str(args.seconds)]
     for r in range(args.rounds):
         for name, start in servers:
             port = free_port()
             proc = start(port)
             try:
-                loop = fleet(port, "closed-loop", *loop_args, "--prefix", "LOOP")
+                loop = fleet(port, "closed-loop", *loop_args, "--prefix", "LOOP", server_pid=proc.pid)
+                results[name]["cpu"].setdefault("closed_loop", []).append(loop["cpu"])
                 storms = []
                 for n in args.storm:
                     for kind in ("unknown", "known"):  # the same ids twice: created, then known
-                        outcome = fleet(port, "storm", "--chargers", str(n), "--connectors", "2", "--prefix", f"R{r}N{n}-")
+                        outcome = fleet(port, "storm", "--chargers", str(n), "--connectors", "2", "--prefix", f"R{r}N{n}-", server_pid=proc.pid)
                         results[name]["storm"][str(n)][kind].append(outcome["seconds"])
                         results[name]["storm"][str(n)]["retries"] += outcome.get("retries", 0)
-                        storms.append(f"{n} {kind} {outcome['seconds']:6.2f} s ({outcome.get('retries', 0)} retries)")
+                        results[name]["cpu"].setdefault(f"storm_{n}_{kind}", []).append(outcome["cpu"])
+                        storms.append(f"{n} {kind} {outcome['seconds']:6.2f} s ({outcome.get('retries', 0)} retries; {cpu_text(outcome['cpu'])})")
             finally:
                 stop(proc)
             results[name]["loop"].append(loop["calls_per_s"])
-            print(f"round {r + 1} {name:8s}: closed loop {loop['calls_per_s']:8.1f} calls/s   storms: {'; '.join(storms)}", flush=True)
+            print(f"round {r + 1} {name:8s}: closed loop {loop['calls_per_s']:8.1f} calls/s ({cpu_text(loop['cpu'])})   storms: {'; '.join(storms)}", flush=True)
     if args.idle:
         results["ours"]["idle_kb_per_charger"] = idle_rss(start_ours, free_port(), args.idle, "IDLE")
         results["baseline"]["idle_kb_per_charger"] = idle_rss(start_baseline, free_port(), args.idle, "IDLE")
@@ -194,6 +241,10 @@ def main():
             "retries": {k: v["storm"][n]["retries"] for k, v in results.items()},
             **{f"{k}_over_baseline_{kind}": round(medians[k][kind] / baseline, 2) for k in results if k != "baseline" for kind in ("unknown", "known")},
         }
+    summary["cpu_seconds"] = {
+        name: {phase: {part: statistics.median(run[part] for run in runs) for part in ("server", "postgres", "fleet")} for phase, runs in v["cpu"].items()}
+        for name, v in results.items()
+    }
     if args.idle:
         summary["idle_kb_per_charger"] = {k: results[k]["idle_kb_per_charger"] for k in ("ours", "baseline")}
     print(json.dumps(summary, indent=2))
