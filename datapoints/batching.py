@@ -46,7 +46,7 @@ class GroupRunner:
                 items = [item for item, _future in batch]
                 started = time.perf_counter()
                 try:
-                    outcomes, changes = await database_sync_to_async(self._flush)(items)
+                    outcomes, changes = await self._in_database_thread()(items)
                 except Exception as exc:  # the database itself failed: every submitter learns it
                     log.exception("%s: flush of %d items failed", type(self).__name__, len(items))
                     outcomes, changes = [(False, exc)] * len(items), []
@@ -60,6 +60,11 @@ class GroupRunner:
                     asyncio.get_running_loop().create_task(publish_changes(changes))
         finally:
             self._flushing = False
+
+    def _in_database_thread(self):
+        """`_flush` as a coroutine function: by default in the process's one database thread
+        (Channels' thread-sensitive executor), which the recorder and the gate share."""
+        return database_sync_to_async(self._flush)
 
     def _flush(self, items):
         raise NotImplementedError

@@ -16,12 +16,14 @@ the handshake completes.
   otherwise                                 -> accepted
 """
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 
 from .. import alarms, charge_points, passwords
@@ -89,10 +91,23 @@ def _count_failure(keys):
 
 class Gate(GroupRunner):
     """Handshakes queue here and are decided together: a reconnect storm of N chargers costs a
-    few queries per flush, not a few per charger."""
+    few queries per flush, not a few per charger.
+
+    On PostgreSQL the gate has a thread and a connection of its own, so handshakes are not decided
+    only between the recorder's commits (docs/decisions/0022). SQLite takes one writer at a time
+    (and the gate writes new chargers): there it shares the recorder's thread."""
+
+    _executor = None
 
     async def decide(self, request):
         return await self.submit(request)
+
+    def _in_database_thread(self):
+        if connections["default"].vendor != "postgresql":
+            return super()._in_database_thread()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="ocpp-gate")
+        return database_sync_to_async(self._flush, thread_sensitive=False, executor=self._executor)
 
     def _flush(self, requests):
         with transaction.atomic():
