@@ -15,9 +15,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return _free_ports(1)[0]
+
+
+def _free_ports(count):
+    """`count` distinct free ports (asked for while all are held: one at a time, the kernel may
+    hand out the same port twice; a test's nginx then refused its own listeners)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _database_url(settings_dict):

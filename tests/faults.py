@@ -16,7 +16,7 @@ from pathlib import Path
 import websockets
 from asgiref.sync import sync_to_async
 
-from .conftest import Server, _free_port
+from .conftest import Server, _free_port, _free_ports
 from .test_nginx import Nginx, nginx_config
 
 NODE_ENV = {"OCPP_AUTO_CREATE_CHARGE_POINTS": 1, "OCPP_NEW_CHARGE_POINT_STATUS": "Accepted", "OCPP_SWEEP_INTERVAL": 1}
@@ -31,7 +31,7 @@ class Cluster:
     def __init__(self, tmp_path, names, env=None, start=None):
         self.tmp = Path(tmp_path)
         self.env = {**NODE_ENV, **(env or {})}
-        self.ports = {name: _free_port() for name in names}
+        self.ports = dict(zip(names, _free_ports(len(names))))
         self.nodes, self.starts = {}, itertools.count()
         for name in names if start is None else start:
             self.start(name)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from .conftest import ROOT, _free_port
+from .conftest import ROOT, _free_ports
 from .test_nginx import Nginx
 
 pytestmark = pytest.mark.skipif(
@@ -146,7 +146,7 @@ def test_deployment_part_2_step_by_step(cluster, tmp_path):
     manage(env_file, "operator_create", "op", "--site", "plant-a", "--role", "operator", extra={"OPERATOR_PASSWORD": "walk-op-pw-1"})
     assert (tmp_path / "static" / "panel").is_dir()
     # Step 5: two Daphne nodes and a worker, as their units start them.
-    ports = [_free_port(), _free_port()]
+    ports = _free_ports(2)
     for port in ports:
         command, env = unit_command("ocpp-daphne@.service", port, tmp_path, env_file)
         processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(tmp_path / f"daphne-{port}.log", "w"), stderr=subprocess.STDOUT))
@@ -158,7 +158,7 @@ def test_deployment_part_2_step_by_step(cluster, tmp_path):
     # Step 6: nginx with TLS, as documented (ports of this test instead of 443/80).
     cert, key = tmp_path / "ocpp.pem", tmp_path / "ocpp.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    https, http = _free_port(), _free_port()
+    https, http = _free_ports(2)
     nodes = [arg for port in ports for arg in ("--node", f"127.0.0.1:{port}")]
     site = manage(env_file, "nginx_config", "--listen", str(https), "--http-listen", str(http), *nodes, "--tls-cert", str(cert), "--tls-key", str(key), "--server-name", "localhost", extra={"STATIC_ROOT": str(tmp_path / "static")})
     (tmp_path / "nginx").mkdir()

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from .chargers import basic_auth, connected_library_charger, create_charge_point, dp_get
-from .conftest import _free_port
+from .conftest import _free_port, _free_ports
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -146,7 +146,7 @@ async def test_chargers_and_the_panel_through_a_real_nginx(server, tmp_path):
 def test_tls_redirects_the_panel_and_refuses_plain_ws_with_a_password(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    https_port, http_port = _free_port(), _free_port()
+    https_port, http_port = _free_ports(2)
     site = nginx_config("--listen", str(https_port), "--http-listen", str(http_port), "--node", "127.0.0.1:9", "--tls-cert", str(cert), "--tls-key", str(key))
     assert 'add_header Strict-Transport-Security "max-age=31536000" always;' in site
     nginx = Nginx(tmp_path, site)

@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from datapoints.paths import set_value
 
 from .chargers import basic_auth, create_charge_point, dp_get
-from .conftest import _free_port, _serving
+from .conftest import _free_ports, _serving
 from .test_nginx import Nginx, nginx_config, with_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +44,7 @@ class Cluster:
         self.dir, self.daphne = directory, daphne
         self.ca = openssl_certificate(directory, "ca", f"/CN=Operator CA/O={ORGANIZATION}")
         self.server_cert = openssl_certificate(directory, "server", "/CN=localhost", self.ca, server=True)
-        self.https, self.http, self.mtls = _free_port(), _free_port(), _free_port()
+        self.https, self.http, self.mtls = _free_ports(3)
         site = nginx_config(
             "--listen", str(self.https), "--http-listen", str(self.http), "--node", f"127.0.0.1:{daphne.port}",
             "--tls-cert", str(self.server_cert[0]), "--tls-key", str(self.server_cert[1]),
