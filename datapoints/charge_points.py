@@ -104,11 +104,12 @@ def create_connectors(wanted):
         for dp_id, cp_id, n in created:
             dp = refs[(cp_id, n)] = DpRef(dp_id, names[(cp_id, n)], CONNECTOR)
             writes += [(dp, "ConnectorId", n), (dp, "Transaction.CurrentTransactionId", 0)]
-        existed = [(cp.id, n) for cp, n in chunk if (cp.id, n) not in refs]
+        existed = {(cp.id, n) for cp, n in chunk if (cp.id, n) not in refs}
         if existed:
             query = Datapoint.objects.filter(charge_point_id__in={c for c, _n in existed}, connector_id__in={n for _c, n in existed})
             for dp in query.only("id", "name", "dp_type", "charge_point_id", "connector_id"):
-                refs.setdefault((dp.charge_point_id, dp.connector_id), ref(dp))
+                if (dp.charge_point_id, dp.connector_id) in existed:  # the filter is a cross product
+                    refs[(dp.charge_point_id, dp.connector_id)] = ref(dp)
     return refs, writes
 
 

@@ -14,7 +14,7 @@ LATEST = datetime(9999, 12, 30, tzinfo=dt_timezone.utc)
 def parse_moment(text, zone, end=False):
     """A typed time (`2025-05-01T10:00`, `2025-05-01 10:00:30`, an ISO time with offset, or a date:
     its start, or with end=True its end) as an aware datetime, read in `zone` when it has no
-    offset; ValueError says what to type, or that it is out of range (check_in_range)."""
+    offset; ValueError says what to type, or that it is out of range (_check_in_range)."""
     try:
         day = parse_date(text)
         moment = None if day else parse_datetime(text)
@@ -28,7 +28,7 @@ def parse_moment(text, zone, end=False):
         moment = moment if timezone.is_aware(moment) else timezone.make_aware(moment, zone)
     except OverflowError:
         moment = None
-    return check_in_range(moment, text)
+    return _check_in_range(moment, text)
 
 
 def in_range(moment):
@@ -39,12 +39,11 @@ def in_range(moment):
         return False
 
 
-def check_in_range(moment, text=None):
+def _check_in_range(moment, text):
     """`moment`, or ValueError saying the range: 0001-01-01T00:00+01:00 and 9999-12-31T23:59-05:00
     were an OverflowError in SQLite's adapter (a 500, or a hung download once a CSV had begun)."""
     if not in_range(moment):
-        shown = text if text is not None else moment.isoformat()
-        raise ValueError(f"{shown!r} is out of range: give a time between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}")
+        raise ValueError(f"{text!r} is out of range: give a time between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}")
     return moment
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from . import messagelog
 from .batching import GroupRunner
-from .protocol.session import create_connectors
+from .protocol.session import create_needed_connectors
 from .writes import sample_rows, write_elements
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class Recorder(GroupRunner):
         sessions = {id(work.session): work.session for work in batch if work.session is not None}.values()
         try:
             with transaction.atomic():
-                writes = create_connectors([(work.session, n) for work in batch for n in work.connectors])
+                writes = create_needed_connectors([(work.session, n) for work in batch for n in work.connectors])
                 outcomes = [self._run(work, now) for work in batch]
                 writes += [w for work in batch for w in work.writes]
                 samples = [s for work in batch for s in work.samples]

@@ -10,7 +10,6 @@ charger), and `receive` no longer builds a queue it throws away when the channel
 import asyncio
 import logging
 import time
-
 from copy import deepcopy
 
 from channels.exceptions import ChannelFull

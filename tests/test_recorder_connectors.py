@@ -1,5 +1,5 @@
 """New connectors are created together, before a batch's units run (datapoints/recorder.py,
-protocol/session.create_connectors): a storm of new chargers' StatusNotifications costs one
+protocol/session.create_needed_connectors): a storm of new chargers' StatusNotifications costs one
 statement per batch, not two round trips per connector; a batch that rolls back leaves no
 connector its sessions believe in."""
 import asyncio

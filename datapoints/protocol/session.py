@@ -80,7 +80,7 @@ class ChargerSession:
         return self.cp if connector_id == 0 else self.connector(connector_id)
 
 
-def create_connectors(needs):
+def create_needed_connectors(needs):
     """Before a batch's units run: create in one statement the connectors [(session, connector id)]
     they will write to and their sessions have not seen (a reconnect storm of new chargers
     otherwise creates them one by one, two round trips each). Returns the initial element writes
